@@ -1,0 +1,224 @@
+"""Parquet: schema inference, reading a task's byte ranges, writing one file (Spark's ``ParquetFileFormat``).
+
+Reading a range follows Spark and parquet-mr:
+
+* **which row groups**: those whose midpoint, ``offset of the first column chunk + total
+  compressed size // 2``, lies in ``[start, start + length)`` (``filterFileMetaDataByMidpoint``;
+  the first chunk's offset is its dictionary page when it has one before the data pages). Every
+  row group of a file therefore belongs to exactly one range.
+* **row-group skipping**: a row group whose min / max / null-count statistics prove that a
+  pushed filter cannot hold is not read (see ``pruning``); filters on partition columns are
+  checked against the file's partition values and can skip the whole file.
+* **column pruning**: only the requested columns' chunks are read. Columns are matched by name,
+  case-insensitively when there is no exact match (``spark.sql.caseSensitive=false``); a column
+  the file lacks reads as nulls.
+
+INT96 timestamps (Spark's default output type) are read as microseconds.
+"""
+from __future__ import annotations
+
+import os
+from typing import Sequence
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from engine.catalyst.expressions import AttributeReference, Expression
+from engine.datasources.pruning import ColumnStats, might_match, partition_may_match
+from engine.datasources.scan import (
+    PartitionColumn,
+    ScanColumn,
+    ScanMetrics,
+    as_partition_columns,
+    as_scan_columns,
+    conform,
+    constant_column,
+    empty_table,
+)
+from engine.datasources.splits import FileSplit
+from engine.sql.errors import AnalysisException
+from engine.sql.types import DataType, from_arrow
+
+COMPRESSION_EXTENSIONS = {
+    "none": "", "uncompressed": "", "snappy": ".snappy", "gzip": ".gz", "zstd": ".zstd",
+    "lz4": ".lz4raw", "lz4_raw": ".lz4raw", "brotli": ".br",
+}
+
+
+def open_parquet(path: str) -> pq.ParquetFile:
+    return pq.ParquetFile(path, coerce_int96_timestamp_unit="us")
+
+
+def infer_parquet_schema(paths: Sequence[str]) -> list[tuple[str, DataType]]:
+    """The data columns of the first file, as Spark does without ``mergeSchema``."""
+    if not paths:
+        raise AnalysisException("[UNABLE_TO_INFER_SCHEMA] Unable to infer schema for Parquet. "
+                                "It must be specified manually.")
+    schema = open_parquet(paths[0]).schema_arrow
+    out = []
+    for field in schema:
+        try:
+            out.append((field.name, from_arrow(field.type)))
+        except TypeError:
+            raise AnalysisException(
+                f"[UNSUPPORTED_DATA_TYPE_FOR_DATASOURCE] The Parquet datasource doesn't support the column "
+                f"`{field.name}` of the type \"{field.type}\"."
+            ) from None
+    return out
+
+
+def chunk_offset(column: pq.ColumnChunkMetaData) -> int:
+    """parquet-mr's ``getOffset``: where a column chunk starts (its dictionary page if first)."""
+    offset = column.data_page_offset
+    dictionary = column.dictionary_page_offset
+    if column.has_dictionary_page and dictionary is not None and 0 <= dictionary < offset:
+        offset = dictionary
+    return offset
+
+
+def row_groups_in_range(metadata: pq.FileMetaData, start: int, end: int) -> list[int]:
+    """The row groups whose midpoint lies in ``[start, end)``.
+
+    >>> row_groups_in_range(open_parquet(path).metadata, 0, 4 << 20)   # doctest: +SKIP
+    [0, 1]
+    """
+    out = []
+    for i in range(metadata.num_row_groups):
+        rg = metadata.row_group(i)
+        if rg.num_columns == 0:
+            continue
+        total = sum(rg.column(j).total_compressed_size for j in range(rg.num_columns))
+        midpoint = chunk_offset(rg.column(0)) + total // 2
+        if start <= midpoint < end:
+            out.append(i)
+    return out
+
+
+class _FileColumns:
+    """A file's top-level columns: name resolution, leaf chunk indices, statistics."""
+
+    def __init__(self, pf: pq.ParquetFile):
+        self.metadata = pf.metadata
+        self.names = pf.schema_arrow.names
+        self._lower: dict[str, list[str]] = {}
+        for n in self.names:
+            self._lower.setdefault(n.lower(), []).append(n)
+        self.leaves: dict[str, list[int]] = {}
+        schema = self.metadata.schema
+        for j in range(len(schema)):
+            top = schema.column(j).path.split(".")[0]
+            self.leaves.setdefault(top, []).append(j)
+
+    def resolve(self, name: str) -> str | None:
+        if name in self._lower.get(name.lower(), ()):
+            return name
+        matches = self._lower.get(name.lower(), [])
+        return matches[0] if len(matches) == 1 else None
+
+    def stats(self, rg_index: int, name: str) -> ColumnStats | None:
+        leaves = self.leaves.get(name, [])
+        if len(leaves) != 1:
+            return None
+        rg = self.metadata.row_group(rg_index)
+        chunk = rg.column(leaves[0])
+        if chunk.path_in_schema != name or not chunk.is_stats_set:
+            return None
+        st = chunk.statistics
+        null_count = st.null_count if st.has_null_count else None
+        lo = hi = None
+        if st.has_min_max:
+            try:
+                lo, hi = st.min, st.max
+            except Exception:  # a logical type pyarrow cannot turn into Python values
+                lo = hi = None
+        floating = st.physical_type in ("FLOAT", "DOUBLE") or "Float16" in str(st.logical_type)
+        return ColumnStats(lo, hi, null_count, rg.num_rows, floating)
+
+    def compressed_size(self, rg_index: int, names: Sequence[str]) -> int:
+        rg = self.metadata.row_group(rg_index)
+        return sum(rg.column(j).total_compressed_size for n in names for j in self.leaves.get(n, ()))
+
+
+def read_parquet_split(splits: Sequence[FileSplit], columns: Sequence[ScanColumn | tuple],
+                       partition_columns: Sequence[PartitionColumn | tuple] = (),
+                       pushed_filters: Sequence[Expression] = ()) -> tuple[pa.Table, ScanMetrics]:
+    """Read the rows of ``splits`` (one task's ranges) that the pushed filters may select.
+
+    ``columns`` are ``(name, arrow_type, column_key)`` data columns and ``partition_columns``
+    ``(name, arrow_type, column_key, index into partition_values)``; the result has the data
+    columns then the partition columns, named by their keys. Rows are not filtered here: a row
+    group is either skipped whole or returned whole.
+    """
+    data_cols = as_scan_columns(columns)
+    part_cols = as_partition_columns(partition_columns)
+    metrics = ScanMetrics()
+    pieces: list[pa.Table] = []
+    rows_without_columns = 0
+    opened: dict[str, tuple[pq.ParquetFile, _FileColumns]] = {}
+    read_files: set[str] = set()
+
+    for split in splits:
+        values = split.file.partition_values
+        if pushed_filters and part_cols and not partition_may_match(pushed_filters, part_cols, values):
+            metrics.files_pruned += 1
+            continue
+        if split.file.path not in opened:
+            pf = open_parquet(split.file.path)
+            opened[split.file.path] = (pf, _FileColumns(pf))
+        pf, fc = opened[split.file.path]
+        groups = row_groups_in_range(fc.metadata, split.start, split.end)
+        metrics.row_groups_total += len(groups)
+        keep = [g for g in groups if _row_group_may_match(pushed_filters, fc, g, part_cols, values)]
+        metrics.row_groups_skipped += len(groups) - len(keep)
+        if not keep:
+            continue
+        resolved = [fc.resolve(c.name) for c in data_cols]
+        to_read = list(dict.fromkeys(n for n in resolved if n is not None))
+        num_rows = sum(fc.metadata.row_group(g).num_rows for g in keep)
+        read_files.add(split.file.path)
+        metrics.records_read += num_rows
+        metrics.bytes_read += sum(fc.compressed_size(g, to_read) for g in keep)
+        if not data_cols and not part_cols:
+            rows_without_columns += num_rows
+            continue
+        table = pf.read_row_groups(keep, columns=to_read, use_threads=False) if to_read else None
+        arrays = []
+        for c, name in zip(data_cols, resolved):
+            arrays.append(conform(table.column(name), c.arrow_type) if name is not None
+                          else pa.nulls(num_rows, c.arrow_type))
+        for c in part_cols:
+            arrays.append(constant_column(values[c.index] if c.index < len(values) else None, c.arrow_type, num_rows))
+        pieces.append(pa.table(arrays, names=[c.column_key for c in (*data_cols, *part_cols)]))
+
+    metrics.files_read = len(read_files)
+    if not data_cols and not part_cols:
+        return pa.table({"_": pa.nulls(rows_without_columns)}).select([]), metrics
+    if not pieces:
+        return empty_table([*data_cols, *part_cols]), metrics
+    return (pieces[0] if len(pieces) == 1 else pa.concat_tables(pieces)), metrics
+
+
+def _row_group_may_match(filters: Sequence[Expression], fc: _FileColumns, rg_index: int,
+                         part_cols: Sequence[PartitionColumn], values: tuple) -> bool:
+    if not filters:
+        return True
+    partition_names = {c.name.lower() for c in part_cols}
+
+    def stats_of(attr: AttributeReference) -> ColumnStats | None:
+        if attr.name.lower() in partition_names:
+            return None  # decided by the partition check
+        name = fc.resolve(attr.name)
+        return fc.stats(rg_index, name) if name is not None else None
+
+    return all(might_match(f, stats_of) for f in filters)
+
+
+def write_parquet_file(table: pa.Table, path: str, compression: str = "snappy") -> int:
+    """Write ``table`` (real column names) to ``path``; returns the bytes written."""
+    codec = compression.lower()
+    if codec not in COMPRESSION_EXTENSIONS:
+        raise ValueError(f"Codec [{compression}] is not available. Available codecs are "
+                         f"{', '.join(sorted(COMPRESSION_EXTENSIONS))}.")
+    arrow_codec = {"uncompressed": "none", "lz4_raw": "lz4"}.get(codec, codec)
+    pq.write_table(table, path, compression=arrow_codec)
+    return os.path.getsize(path)

@@ -1,0 +1,144 @@
+"""From a ``spark.read`` to a relation, from a ``FileScan`` to read tasks: Spark's ``FileSourceStrategy``.
+
+Three entry points tie the modules of this package to the logical plan:
+
+* ``resolve_relation(format, paths, options, schema)`` lists the files, discovers the partition
+  columns and infers (or takes) the data schema: a ``FileRelation`` for the analyzer.
+* ``plan_scan(scan, ...)`` prunes files by the partition values the pushed filters rule out
+  (Spark's partition pruning, done before sizing the splits, so pruned files do not count
+  towards ``maxSplitBytes``) and plans the read tasks (``splits``).
+* ``read_partition(scan, partition)`` runs one task: it reads the partition's ranges with the
+  format's reader and returns the columns of ``scan.scan_output``, in that order, named by their
+  column keys, with the task's ``ScanMetrics``.
+
+A column present both in the files and as a partition directory is kept as a data column (read
+from the files); Spark would take the directory's value.
+"""
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+import pyarrow as pa
+
+from engine.catalyst.expressions import AttributeReference
+from engine.catalyst.logical import FileRelation, FileScan, PartitionedFile
+from engine.datasources.csv import read_csv_split
+from engine.datasources.listing import list_files
+from engine.datasources.options import OptionsLike, normalize_options
+from engine.datasources.parquet import read_parquet_split
+from engine.datasources.pruning import partition_may_match
+from engine.datasources.scan import PartitionColumn, ScanColumn, ScanMetrics
+from engine.datasources.schema import check_format, infer_schema, user_schema
+from engine.datasources.splits import (
+    DEFAULT_MAX_PARTITION_BYTES,
+    DEFAULT_OPEN_COST_IN_BYTES,
+    MAX_PARTITION_BYTES_KEY,
+    MAX_PARTITION_NUM_KEY,
+    MIN_PARTITION_NUM_KEY,
+    OPEN_COST_IN_BYTES_KEY,
+    FilePartition,
+    FileSplit,
+    parse_bytes,
+    plan_file_partitions,
+)
+from engine.sql.types import StructType
+
+
+def resolve_relation(format: str, paths: Sequence[str] | str, options: OptionsLike = None,
+                     schema: StructType | str | None = None) -> FileRelation:
+    """Everything ``spark.read.format(format).options(...).schema(schema).load(paths)`` knows.
+
+    >>> rel = resolve_relation("parquet", "/data/sales")            # doctest: +SKIP
+    >>> [a.name for a in rel.all_columns]                            # doctest: +SKIP
+    ['id', 'amount', 'year']
+    """
+    fmt = check_format(format)
+    roots = (paths,) if isinstance(paths, str) else tuple(paths)
+    given = user_schema(schema)
+    files, partition_schema = list_files(roots, fmt, options, schema=given)
+    data = infer_schema(fmt, files, options, given)
+    data_names = {n.lower() for n, _ in data}
+    partition_schema = [(n, t) for n, t in partition_schema if n.lower() not in data_names]
+    option_pairs = tuple(sorted(normalize_options(options).items()))
+    return FileRelation(
+        format=fmt,
+        root_paths=roots,
+        options=option_pairs,
+        files=files,
+        data_columns=tuple(AttributeReference(n, t) for n, t in data),
+        partition_columns=tuple(AttributeReference(n, t) for n, t in partition_schema),
+    )
+
+
+def _all_partition_columns(relation: FileRelation) -> list[PartitionColumn]:
+    return [PartitionColumn(a.name, a.data_type.to_arrow(), a.column_key, i)
+            for i, a in enumerate(relation.partition_columns)]
+
+
+def selected_files(scan: FileScan) -> tuple[PartitionedFile, ...]:
+    """The relation's files whose partition values the pushed filters do not rule out."""
+    rel = scan.relation
+    if not scan.pushed_filters or not rel.partition_columns:
+        return rel.files
+    cols = _all_partition_columns(rel)
+    return tuple(f for f in rel.files if partition_may_match(scan.pushed_filters, cols, f.partition_values))
+
+
+def plan_scan(scan: FileScan, conf: Mapping[str, str] | None = None, default_parallelism: int | None = None,
+              ) -> list[FilePartition]:
+    """The read tasks of a scan, sized by Spark's settings in ``conf`` (or their defaults).
+
+    ``spark.sql.files.maxPartitionBytes`` (128m), ``spark.sql.files.openCostInBytes`` (4m),
+    ``spark.sql.files.minPartitionNum`` (default: ``default_parallelism``) and
+    ``spark.sql.files.maxPartitionNum`` (unset).
+    """
+    conf = conf or {}
+    min_num = conf.get(MIN_PARTITION_NUM_KEY)
+    max_num = conf.get(MAX_PARTITION_NUM_KEY)
+    return plan_file_partitions(
+        selected_files(scan),
+        max_partition_bytes=parse_bytes(conf.get(MAX_PARTITION_BYTES_KEY, DEFAULT_MAX_PARTITION_BYTES)),
+        open_cost_in_bytes=parse_bytes(conf.get(OPEN_COST_IN_BYTES_KEY, DEFAULT_OPEN_COST_IN_BYTES)),
+        min_partitions=int(min_num) if min_num is not None else default_parallelism,
+        splitable=scan.relation.format == "parquet",
+        max_partition_num=int(max_num) if max_num is not None else None,
+    )
+
+
+def read_partition(scan: FileScan, partition: FilePartition | Sequence[FileSplit]) -> tuple[pa.Table, ScanMetrics]:
+    """Read one task's ranges: ``scan.scan_output`` columns, by column key, and the metrics."""
+    rel = scan.relation
+    splits = partition.splits if isinstance(partition, FilePartition) else tuple(partition)
+    data_ids = {a.expr_id for a in rel.data_columns}
+    part_index = {a.expr_id: i for i, a in enumerate(rel.partition_columns)}
+    data_cols, part_cols = [], []
+    for a in scan.scan_output:
+        if a.expr_id in part_index:
+            part_cols.append(PartitionColumn(a.name, a.data_type.to_arrow(), a.column_key, part_index[a.expr_id]))
+        elif a.expr_id in data_ids or _by_name(rel.data_columns, a.name) is not None:
+            data_cols.append(ScanColumn(a.name, a.data_type.to_arrow(), a.column_key))
+        else:
+            raise ValueError(f"{a} is not a column of the scanned relation")
+
+    metrics = ScanMetrics()
+    if scan.pushed_filters and rel.partition_columns:
+        all_parts = _all_partition_columns(rel)
+        kept = tuple(s for s in splits if partition_may_match(scan.pushed_filters, all_parts, s.file.partition_values))
+        metrics.files_pruned += len({s.file.path for s in splits} - {s.file.path for s in kept})
+        splits = kept
+    if rel.format == "parquet":
+        table, m = read_parquet_split(splits, data_cols, part_cols, scan.pushed_filters)
+    else:
+        table, m = read_csv_split(splits, data_cols, [(a.name, a.data_type) for a in rel.data_columns],
+                                  rel.options, part_cols, scan.pushed_filters)
+    metrics.add(m)
+    if table.num_columns:
+        table = table.select([a.column_key for a in scan.scan_output])
+    return table, metrics
+
+
+def _by_name(attrs: Sequence[AttributeReference], name: str) -> AttributeReference | None:
+    for a in attrs:
+        if a.name.lower() == name.lower():
+            return a
+    return None

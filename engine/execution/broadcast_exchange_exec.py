@@ -1,0 +1,61 @@
+"""BroadcastExchangeExec: the small side of a join, collected once and handed to every task.
+
+Its child runs as a job of its own before the join's job (as Spark's broadcast does); the
+collected table is kept in the block manager as a broadcast variable.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import pyarrow as pa
+
+from engine.execution.metrics import SQLMetric, metric
+from engine.execution.partitioning import Partitioning, UnknownPartitioning
+from engine.execution.spark_plan import SparkPlan, empty_table
+
+
+@dataclass(eq=False)
+class BroadcastExchangeExec(SparkPlan):
+    child: SparkPlan
+
+    def __post_init__(self):
+        super().__post_init__()
+        self.relation: pa.Table | None = None
+
+    def declare_metrics(self) -> dict[str, SQLMetric]:
+        return {"dataSize": metric("data size", "size"), "collectTime": metric("time to collect", "timing")}
+
+    @property
+    def output(self):
+        return self.child.output
+
+    @property
+    def output_partitioning(self) -> Partitioning:
+        return UnknownPartitioning(1)
+
+    @property
+    def is_stage_boundary(self) -> bool:
+        return True
+
+    @property
+    def node_name(self) -> str:
+        return "BroadcastExchange"
+
+    def arguments(self) -> str:
+        return "HashedRelationBroadcastMode"
+
+    def do_prepare(self, run_job) -> None:
+        if self.relation is not None:
+            return
+        started = time.perf_counter()
+        parts = run_job(self.child, lambda table, ctx: table)
+        self.relation = pa.concat_tables(parts) if parts else empty_table(self.output)
+        self.metrics["dataSize"].merge(self.relation.nbytes)
+        self.metrics["collectTime"].merge(int((time.perf_counter() - started) * 1000))
+        self.metrics["numOutputRows"].merge(self.relation.num_rows)
+
+    def execute_partition(self, index: int, ctx) -> pa.Table:
+        if self.relation is None:
+            raise RuntimeError("broadcast relation used before it was collected")
+        return self.relation

@@ -1,0 +1,199 @@
+"""HashAggregateExec: grouped aggregation in Spark's two phases around a hash exchange.
+
+``partial`` aggregates each input partition into per-group buffers (sum, count, min, max; avg
+keeps sum and count), the exchange brings each group's buffers together, and ``final`` merges
+them and computes the result expressions. ``complete`` does both at once after the exchange; the
+planner uses it for DISTINCT aggregates. Hash tables are pyarrow's grouped aggregation kernels.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from engine.catalyst.expressions import AggregateFunction, AttributeReference, Literal
+from engine.execution.evaluator import evaluate
+from engine.execution.partitioning import AllTuples, ClusteredDistribution, UnspecifiedDistribution
+from engine.execution.project_exec import project
+from engine.execution.spark_plan import SparkPlan, attrs_string
+
+_COUNT_VALID = pc.CountOptions(mode="only_valid")
+
+
+def buffer_names(fn: AggregateFunction) -> tuple[str, ...]:
+    """The partial-aggregation buffers of a function, as Spark names them."""
+    return ("sum", "count") if fn.name == "avg" else (fn.name,)
+
+
+@dataclass(eq=False)
+class HashAggregateExec(SparkPlan):
+    mode: str  # "partial" | "final" | "complete"
+    grouping: tuple  # named expressions: over the child's output (partial, complete) or key attributes (final)
+    functions: tuple[AggregateFunction, ...]
+    buffer_attrs: tuple[tuple[AttributeReference, ...], ...]
+    result_attrs: tuple[AttributeReference, ...]
+    result_expressions: tuple
+    child: SparkPlan
+
+    @property
+    def key_attrs(self) -> tuple[AttributeReference, ...]:
+        return tuple(g.to_attribute() for g in self.grouping)
+
+    @property
+    def output(self):
+        if self.mode == "partial":
+            return self.key_attrs + tuple(a for attrs in self.buffer_attrs for a in attrs)
+        return tuple(e.to_attribute() for e in self.result_expressions)
+
+    @property
+    def required_child_distribution(self):
+        if self.mode == "partial":
+            return (UnspecifiedDistribution(),)
+        if not self.grouping:
+            return (AllTuples(),)
+        return (ClusteredDistribution(tuple(self.grouping_inputs)),)
+
+    @property
+    def grouping_inputs(self):
+        """The grouping expressions as the child sees them (what an exchange must hash on)."""
+        return [g.child if hasattr(g, "child") and not isinstance(g, AttributeReference) else g for g in self.grouping]
+
+    @property
+    def output_partitioning(self):
+        return self.child.output_partitioning
+
+    def execute_partition(self, index: int, ctx) -> pa.Table:
+        table = self.child.execute_partition(index, ctx)
+        ctx.observe_memory(table.nbytes)
+        if self.mode == "partial":
+            out = self._partial(table)
+        elif self.mode == "final":
+            out = self._results(self._merge(table))
+        else:
+            out = self._results(self._complete(table))
+        ctx.add(self.metrics["numOutputRows"], out.num_rows)
+        return out
+
+    # ---- phases ----
+    def _keys(self, table: pa.Table) -> dict[str, pa.ChunkedArray]:
+        return {g.to_attribute().column_key: evaluate(g, table) for g in self.grouping}
+
+    def _group(self, columns: dict, specs: list[tuple], names: list[str]) -> pa.Table:
+        """Group ``columns`` by the key columns and aggregate ``specs``, renamed to ``names``."""
+        keys = [a.column_key for a in self.key_attrs]
+        if not columns:
+            columns = {"__empty": pa.array([], pa.int8())}
+        grouped = pa.table(columns).group_by(keys, use_threads=False).aggregate(specs)
+        produced = [f"{col}_{fn}" if col else fn for col, fn, *_ in specs]
+        return pa.table(
+            {k: grouped.column(k) for k in keys} | {n: grouped.column(p) for n, p in zip(names, produced)}
+        )
+
+    def _partial(self, table: pa.Table) -> pa.Table:
+        columns = self._keys(table)
+        specs, names = [], []
+        for i, (fn, attrs) in enumerate(zip(self.functions, self.buffer_attrs)):
+            col = f"_in{i}"
+            columns[col] = evaluate(fn.child, table) if not _counts_rows(fn) else pa.nulls(table.num_rows, pa.int8())
+            for buffer, attr in zip(buffer_names(fn), attrs):
+                if buffer == "count" and _counts_rows(fn):
+                    specs.append(([], "count_all"))
+                elif buffer == "count":
+                    specs.append((col, "count", _COUNT_VALID))
+                else:
+                    specs.append((col, buffer))
+                names.append(attr.column_key)
+        if _counts_rows_only(specs):
+            columns.setdefault("__rows", pa.nulls(table.num_rows, pa.int8()))
+        return self._group(columns, specs, names)
+
+    def _merge(self, table: pa.Table) -> pa.Table:
+        """Final phase: combine buffers per group and compute each function's value."""
+        columns = {a.column_key: table.column(a.column_key) for a in self.key_attrs}
+        specs, names = [], []
+        for fn, attrs in zip(self.functions, self.buffer_attrs):
+            for buffer, attr in zip(buffer_names(fn), attrs):
+                columns[attr.column_key] = table.column(attr.column_key)
+                merge = "sum" if buffer in ("sum", "count") else buffer
+                specs.append((attr.column_key, merge))
+                names.append(attr.column_key)
+        if not specs:
+            columns.setdefault("__rows", pa.nulls(table.num_rows, pa.int8()))
+        merged = self._group(columns, specs, names)
+        values = {a.column_key: merged.column(a.column_key) for a in self.key_attrs}
+        for fn, attrs, result in zip(self.functions, self.buffer_attrs, self.result_attrs):
+            buffers = [merged.column(a.column_key) for a in attrs]
+            values[result.column_key] = _finish(fn, buffers, result)
+        return pa.table(values) if values else merged.select([])
+
+    def _complete(self, table: pa.Table) -> pa.Table:
+        columns = self._keys(table)
+        specs, names = [], []
+        for i, (fn, result) in enumerate(zip(self.functions, self.result_attrs)):
+            col = f"_in{i}"
+            columns[col] = evaluate(fn.child, table)
+            if fn.distinct and fn.name == "count":
+                specs.append((col, "count_distinct", _COUNT_VALID))
+            elif fn.distinct and fn.name in ("sum", "avg"):
+                specs.append((col, "distinct", _COUNT_VALID))
+            elif fn.name == "count":
+                specs.append((col, "count", _COUNT_VALID))
+            else:
+                specs.append((col, "mean" if fn.name == "avg" else fn.name))
+            names.append(result.column_key)
+        grouped = self._group(columns, specs, names)
+        values = {a.column_key: grouped.column(a.column_key) for a in self.key_attrs}
+        for fn, result in zip(self.functions, self.result_attrs):
+            column = grouped.column(result.column_key)
+            if fn.distinct and fn.name in ("sum", "avg"):
+                column = _aggregate_lists(column, fn.name)
+            if fn.name == "count":
+                column = pc.fill_null(column, 0)
+            values[result.column_key] = column.cast(result.data_type.to_arrow())
+        return pa.table(values) if values else grouped.select([])
+
+    def _results(self, table: pa.Table) -> pa.Table:
+        return project(self.result_expressions, table)
+
+    def arguments(self) -> str:
+        keys = attrs_string(self.grouping)
+        fns = ", ".join(("partial_" if self.mode == "partial" else "") + f.render(True) for f in self.functions)
+        out = attrs_string(self.output)
+        return f"(keys={keys}, functions=[{fns}], output={out})"
+
+    def simple_string(self) -> str:
+        return f"HashAggregate{self.arguments()}"
+
+
+def _counts_rows(fn: AggregateFunction) -> bool:
+    """``count(1)``/``count(*)``: counts rows, whatever the values."""
+    return fn.name == "count" and not fn.distinct and isinstance(fn.child, Literal) and fn.child.value is not None
+
+
+def _counts_rows_only(specs) -> bool:
+    return not specs or all(s[1] == "count_all" for s in specs)
+
+
+def _finish(fn: AggregateFunction, buffers, result: AttributeReference):
+    target = result.data_type.to_arrow()
+    if fn.name == "count":
+        return pc.fill_null(buffers[0], 0).cast(target)
+    if fn.name == "avg":
+        total, count = buffers
+        count = pc.if_else(pc.equal(count, 0), pa.scalar(None, count.type), count)
+        return pc.divide(total.cast(pa.float64()), count.cast(pa.float64()))
+    return buffers[0].cast(target)
+
+
+def _aggregate_lists(column, name: str):
+    """sum/avg over each group's list of distinct values."""
+    lists = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    parents = pc.list_parent_indices(lists)
+    flat = pc.list_flatten(lists)
+    fn = "sum" if name == "sum" else "mean"
+    per_group = pa.table({"g": parents, "v": flat}).group_by("g").aggregate([("v", fn)])
+    out = [None] * len(lists)
+    for g, v in zip(per_group.column("g").to_pylist(), per_group.column(f"v_{fn}").to_pylist()):
+        out[g] = v
+    return pa.array(out, type=pa.float64() if name == "avg" else flat.type)

@@ -1,0 +1,45 @@
+"""CacheManager: remembers the plans of cached DataFrames and swaps them into later queries.
+
+``df.cache()`` registers ``df``'s analyzed plan. Any later query containing that plan (compared
+whole, with ``==``) reads the cached partitions instead (Spark's ``useCachedData``). The first
+job to need a partition computes and stores it.
+"""
+from __future__ import annotations
+
+import itertools
+
+from engine.catalyst import logical as L
+from engine.execution.in_memory_table_scan_exec import CachedPlan
+
+_rdd_ids = itertools.count(10_000)
+
+
+class CacheManager:
+    def __init__(self, session):
+        self.session = session
+        self._entries: dict[L.LogicalPlan, L.InMemoryRelation] = {}
+
+    def cache(self, plan: L.LogicalPlan, storage_level: str) -> None:
+        if plan in self._entries:
+            return
+        cached = CachedPlan(next(_rdd_ids), storage_level)
+        self._entries[plan] = L.InMemoryRelation(plan.output, plan, L.DataHandle(cached), storage_level)
+
+    def uncache(self, plan: L.LogicalPlan) -> None:
+        entry = self._entries.pop(plan, None)
+        if entry is not None:
+            self.session.env.block_manager.remove_prefix(f"rdd_{entry.cache.value.rdd_id}_")
+
+    def lookup(self, plan: L.LogicalPlan) -> L.InMemoryRelation | None:
+        return self._entries.get(plan)
+
+    def use_cached_data(self, plan: L.LogicalPlan) -> L.LogicalPlan:
+        if not self._entries:
+            return plan
+        return plan.transform_down(lambda node: self._entries.get(node, node))
+
+    def plan_cached(self, plan: L.LogicalPlan):
+        """The physical plan a cached relation's partitions are computed with."""
+        from engine.sql.query_execution import QueryExecution
+
+        return QueryExecution(self.session, plan, use_cache=False).executed_plan

@@ -1,0 +1,58 @@
+"""Between ``spark.read`` / ``df.write`` and the data sources: building scans, running writes."""
+from __future__ import annotations
+
+import uuid
+
+from engine.catalyst.expressions import AttributeReference
+from engine.catalyst.logical import FileRelation, FileScan
+from engine.datasources.listing import list_files
+from engine.datasources.schema import infer_schema
+from engine.datasources.writer import abort_job, commit_job, prepare_output, write_task_output
+from engine.execution.write_files_exec import WriteFilesExec, WriteSpec
+from engine.sql.errors import AnalysisException
+from engine.sql.types import parse_schema
+
+
+def file_scan(fmt: str, paths: list[str], options: dict[str, str], schema, session) -> FileScan:
+    """The logical scan of the files under ``paths``: files listed and schema known now, as Spark does."""
+    if isinstance(schema, str):
+        schema = parse_schema(schema)
+    files, partition_schema = list_files(paths, fmt, options, schema=schema)
+    data_schema = infer_schema(fmt, files, options, schema)
+    partition_names = {n.lower() for n, _ in partition_schema}
+    data_columns = tuple(AttributeReference(n, t, True) for n, t in data_schema if n.lower() not in partition_names)
+    partition_columns = tuple(AttributeReference(n, t, True) for n, t in partition_schema)
+    relation = FileRelation(fmt, tuple(paths), tuple(sorted(options.items())), tuple(files), data_columns,
+                            partition_columns)
+    return FileScan(relation, relation.all_columns)
+
+
+def write_files(df, path: str, fmt: str, mode: str, partition_by: list[str], options: dict[str, str]) -> None:
+    """Write ``df`` under ``path`` as one job: a task per partition, then the job commit."""
+    from engine.sql.query_execution import QueryExecution
+
+    if fmt not in ("parquet", "csv"):
+        raise AnalysisException(f"[DATA_SOURCE_NOT_FOUND] Ember writes parquet and csv, not {fmt}.")
+    names = [a.name for a in df._plan.output]
+    for p in partition_by:
+        if not any(n.lower() == p.lower() for n in names):
+            raise AnalysisException(f"[UNRESOLVED_COLUMN] partitionBy column `{p}` is not a column of "
+                                    f"the DataFrame: {names}.")
+    if not prepare_output(path, mode):
+        return
+    spec = WriteSpec(path, fmt, tuple(partition_by), str(uuid.uuid4()), tuple(sorted(options.items())))
+    qe = QueryExecution(df.sparkSession, df._plan, df._parsed, wrap=lambda plan: WriteFilesExec(spec, plan))
+    try:
+        written = qe.execute(fmt, lambda table, ctx: table.column("files")[0].as_py())
+    except BaseException:
+        abort_job(path, spec.job_uuid)
+        raise
+    if not sum(written):
+        # Spark writes one empty file when there are no rows, so that the schema survives
+        child = qe.executed_plan.child
+        from engine.execution.spark_plan import empty_table
+
+        write_task_output(empty_table(child.output), [(a.name, a.data_type) for a in child.output], path, fmt,
+                          partition_by, 0, spec.job_uuid, options.get("compression"), options, write_empty=True)
+    commit_job(path)
+

@@ -1,0 +1,183 @@
+"""``engine.sql.functions``: the PySpark functions, same names, same behaviour.
+
+    >>> from engine.sql import functions as F
+    >>> df.groupBy("k").agg(F.sum("v").alias("total"), F.countDistinct("u"))
+"""
+from __future__ import annotations
+
+import functools
+
+from engine.catalyst import expressions as E
+from engine.sql.column import Column, name_or_column, to_expr
+from engine.sql.types import DataType, StringType, parse_type
+
+
+def _col(c) -> E.Expression:
+    return name_or_column(c) if isinstance(c, str) else to_expr(c)
+
+
+def col(name: str) -> Column:
+    """The column called ``name``."""
+    return Column(E.UnresolvedStar() if name == "*" else E.UnresolvedAttribute(name))
+
+
+column = col
+
+
+def lit(value) -> Column:
+    """A literal value (a Column passes through)."""
+    return value if isinstance(value, Column) else Column(E.Literal.of(value))
+
+
+def expr(text: str) -> Column:
+    """A SQL expression string, e.g. ``expr("price * qty AS total")``."""
+    from engine.catalyst.parser import parse_expression
+
+    return Column(parse_expression(text))
+
+
+def when(condition: Column, value) -> Column:
+    return Column(E.CaseWhen((to_expr(condition),), (to_expr(value),)))
+
+
+def asc(c) -> Column:
+    return Column(E.SortOrder(_col(c), True))
+
+
+def desc(c) -> Column:
+    return Column(E.SortOrder(_col(c), False))
+
+
+def broadcast(df):
+    """Mark a DataFrame as small enough to broadcast in a join (Spark's broadcast hint)."""
+    return df.hint("broadcast")
+
+
+# ---- aggregates ----
+def _agg(name: str, c, distinct: bool = False) -> Column:
+    return Column(E.AggregateFunction(name, _col(c), distinct))
+
+
+def sum(c) -> Column:  # noqa: A001 - PySpark's name
+    return _agg("sum", c)
+
+
+def avg(c) -> Column:
+    return _agg("avg", c)
+
+
+mean = avg
+
+
+def min(c) -> Column:  # noqa: A001
+    return _agg("min", c)
+
+
+def max(c) -> Column:  # noqa: A001
+    return _agg("max", c)
+
+
+def count(c) -> Column:
+    """``count("*")`` counts rows; ``count(col)`` counts non-null values."""
+    if isinstance(c, str) and c == "*":
+        return Column(E.AggregateFunction("count", E.Literal.of(1)))
+    return _agg("count", c)
+
+
+def countDistinct(c, *cols) -> Column:  # noqa: N802
+    if cols:
+        raise NotImplementedError("countDistinct over several columns: count distinct of a concat or struct instead")
+    return _agg("count", c, True)
+
+
+count_distinct = countDistinct
+
+
+def sumDistinct(c) -> Column:  # noqa: N802
+    return _agg("sum", c, True)
+
+
+# ---- scalar functions ----
+def _fn(name: str, *args) -> Column:
+    return Column(E.ScalarFunction(name, tuple(args)))
+
+
+def year(c) -> Column:
+    return _fn("year", _col(c))
+
+
+def month(c) -> Column:
+    return _fn("month", _col(c))
+
+
+def dayofmonth(c) -> Column:
+    return _fn("dayofmonth", _col(c))
+
+
+def to_date(c, format: str | None = None) -> Column:  # noqa: A002 - PySpark's name
+    args = (_col(c),) if format is None else (_col(c), E.Literal(format, StringType()))
+    return _fn("to_date", *args)
+
+
+def concat(*cols) -> Column:
+    return _fn("concat", *(_col(c) for c in cols))
+
+
+def upper(c) -> Column:
+    return _fn("upper", _col(c))
+
+
+def lower(c) -> Column:
+    return _fn("lower", _col(c))
+
+
+def length(c) -> Column:
+    return _fn("length", _col(c))
+
+
+def trim(c) -> Column:
+    return _fn("trim", _col(c))
+
+
+def substring(c, pos: int, len: int) -> Column:  # noqa: A002
+    return _fn("substring", _col(c), E.Literal.of(pos), E.Literal.of(len))
+
+
+def abs(c) -> Column:  # noqa: A001
+    return _fn("abs", _col(c))
+
+
+def sqrt(c) -> Column:
+    return _fn("sqrt", _col(c))
+
+
+def round(c, scale: int = 0) -> Column:  # noqa: A001
+    return _fn("round", _col(c), E.Literal.of(scale))
+
+
+def coalesce(*cols) -> Column:
+    return _fn("coalesce", *(_col(c) for c in cols))
+
+
+def isnull(c) -> Column:
+    return Column(E.IsNull(_col(c)))
+
+
+# ---- Python UDFs ----
+def udf(f=None, returnType: DataType | str = StringType()):  # noqa: N803 - PySpark's name
+    """A row-at-a-time Python function usable on Columns; also works as ``@udf(returnType=...)``.
+
+    It runs once per row in Python: the slow path Spark users know, kept visible in plans.
+    """
+    if f is None or isinstance(f, (str, DataType)):
+        rtype = returnType if f is None else f
+        return functools.partial(udf, returnType=rtype)
+    return_type = parse_type(returnType)
+
+    @functools.wraps(f)
+    def call(*cols) -> Column:
+        return Column(E.PythonUDF(getattr(f, "__name__", "udf"), f, return_type, tuple(_col(c) for c in cols)))
+
+    call.func = f
+    call.returnType = return_type
+    return call

@@ -1,0 +1,216 @@
+"""QueryExecution: one query's path from analyzed plan to results, and every plan on the way.
+
+    analyzed -> (cached data swapped in) -> optimized -> physical -> executed (exchanges, codegen)
+
+``explain(mode)`` prints any of them as Spark does. ``execute`` runs the query as one SQL
+execution: it posts SQLExecutionStart with the physical plan and its metrics, runs the jobs
+(broadcasts and range sampling first, then the action's own job) and posts SQLExecutionEnd.
+"""
+from __future__ import annotations
+
+import os
+import time
+import traceback
+from functools import cached_property
+
+from engine.execution.collapse_codegen_stages import collapse_codegen_stages
+from engine.execution.ensure_requirements import ensure_requirements
+from engine.execution.planner import SparkPlanner
+from engine.optimizer import optimize
+from engine.scheduler import events as ev
+from engine.scheduler.dag_scheduler import CallSite
+
+_ENGINE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+EXPLAIN_MODES = ("simple", "extended", "formatted", "cost", "codegen")
+
+
+def user_call_site(action: str) -> CallSite:
+    """Where user code called the action: ``collect at job.py:12`` and the user's stack."""
+    frames = [f for f in traceback.extract_stack()[:-1] if not os.path.abspath(f.filename).startswith(_ENGINE_DIR)]
+    user = [f for f in frames if "runpy" not in f.filename and "/tui/" not in f.filename] or frames
+    if not user:
+        return CallSite(action, action)
+    last = user[-1]
+    short = f"{action} at {os.path.basename(last.filename)}:{last.lineno}"
+    long = "\n".join(f"{f.name}({os.path.basename(f.filename)}:{f.lineno})" for f in reversed(user))
+    return CallSite(short, long)
+
+
+class QueryExecution:
+    def __init__(self, session, analyzed, parsed=None, use_cache: bool = True, wrap=None):
+        self.session = session
+        self.wrap = wrap  # puts a command (a write) on top of the executed plan
+        self.analyzed = analyzed
+        self.parsed = parsed if parsed is not None else analyzed
+        self.use_cache = use_cache
+        self.rewrites: list[tuple[str, object, object]] = []
+
+    @cached_property
+    def with_cached_data(self):
+        return self.session.cache_manager.use_cached_data(self.analyzed) if self.use_cache else self.analyzed
+
+    @cached_property
+    def optimized(self):
+        return optimize(self.with_cached_data, observer=lambda rule, before, after: self.rewrites.append((rule, before, after)))
+
+    @cached_property
+    def spark_plan(self):
+        return SparkPlanner(self.session.conf, self.session.cache_manager).plan(self.optimized)
+
+    @cached_property
+    def executed_plan(self):
+        conf = self.session.conf
+        plan = ensure_requirements(self.spark_plan, int(conf.get("spark.sql.shuffle.partitions")))
+        if conf.get_bool("spark.sql.codegen.wholeStage"):
+            plan = collapse_codegen_stages(plan)
+        return self.wrap(plan) if self.wrap else plan
+
+    # ---- running ----
+    def execute(self, action: str, result_fn, partitions=None, call_site: CallSite | None = None) -> list:
+        """Run the query as one SQL execution; ``result_fn(table, ctx)`` per result partition."""
+        session = self.session
+        call_site = call_site or user_call_site(action)
+        plan = self.executed_plan
+        execution_id = session.next_execution_id()
+        properties = {"spark.sql.execution.id": str(execution_id), "spark.sql.execution.root.id": str(execution_id),
+                      "callSite.short": call_site.short, "spark.app.name": session.app_name}
+        session.bus.post(ev.SparkListenerSQLExecutionStart(
+            execution_id, call_site.short, call_site.long, self.explain_string("formatted"), plan_info(plan),
+            _now(), {}))
+
+        def run_job(node, fn, parts=None):
+            todo = list(range(node.num_partitions)) if parts is None else list(parts)
+            return session.dag_scheduler.run_job(node, todo, fn, call_site, properties)
+
+        try:
+            self._prepare(plan, run_job)
+            driver_updates = [(m.accumulator_id, m.value) for node in plan.walk() if node.is_stage_boundary
+                              for m in node.metrics.values() if m.value]
+            if driver_updates:
+                session.bus.post(ev.SparkListenerDriverAccumUpdates(execution_id, driver_updates))
+            results = run_job(plan, result_fn, partitions)
+        except BaseException as e:
+            session.bus.post(ev.SparkListenerSQLExecutionEnd(execution_id, _now(), f"{type(e).__name__}: {e}"))
+            raise
+        session.bus.post(ev.SparkListenerSQLExecutionEnd(execution_id, _now()))
+        return results
+
+    def _prepare(self, node, run_job) -> None:
+        lineage = getattr(node, "lineage_children", None)
+        for child in (lineage(self.session.env.block_manager) if lineage else node.children):
+            self._prepare(child, run_job)
+        node.do_prepare(run_job)
+
+    # ---- explaining ----
+    def explain_string(self, mode: str = "simple") -> str:
+        mode = mode.lower()
+        if mode not in EXPLAIN_MODES:
+            raise ValueError(f"Unknown explain mode: {mode}. Accepted explain modes are {', '.join(EXPLAIN_MODES)}.")
+        physical = self.executed_plan.tree_string()
+        if mode == "simple":
+            return f"== Physical Plan ==\n{physical}\n"
+        if mode == "extended":
+            schema = ", ".join(f"{a.name}: {a.data_type.simpleString()}" for a in self.analyzed.output)
+            return (f"== Parsed Logical Plan ==\n{self.parsed.tree_string()}\n\n"
+                    f"== Analyzed Logical Plan ==\n{schema}\n{self.analyzed.tree_string()}\n\n"
+                    f"== Optimized Logical Plan ==\n{self.optimized.tree_string()}\n\n"
+                    f"== Physical Plan ==\n{physical}\n")
+        if mode == "cost":
+            return (f"== Optimized Logical Plan ==\n{_with_stats(self.optimized)}\n\n"
+                    f"== Physical Plan ==\n{physical}\n")
+        if mode == "formatted":
+            return _formatted(self.executed_plan)
+        return _codegen(self.executed_plan)
+
+
+def _now() -> int:
+    return int(time.time() * 1000)
+
+
+def plan_info(node) -> ev.SparkPlanInfo:
+    return ev.SparkPlanInfo(
+        node.node_name,
+        node.simple_string(),
+        [plan_info(c) for c in node.children],
+        {},
+        [ev.SQLMetricInfo(m.name, m.accumulator_id, m.metric_type) for m in node.metrics.values()],
+    )
+
+
+def _with_stats(plan) -> str:
+    lines = []
+
+    def visit(node, first, rest):
+        lines.append(f"{first}{node.simple_string()}, Statistics(sizeInBytes={_human_size(node.size_in_bytes)})")
+        kids = node.children
+        for i, c in enumerate(kids):
+            last = i == len(kids) - 1
+            visit(c, rest + ("+- " if last else ":- "), rest + ("   " if last else ":  "))
+
+    visit(plan, "", "")
+    return "\n".join(lines)
+
+
+def _human_size(n: int) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if n < 1024 or unit == "TiB":
+            return f"{n:.1f} {unit}" if unit != "B" else f"{n} B"
+        n /= 1024
+    return str(n)
+
+
+def _formatted(plan) -> str:
+    """Spark's formatted mode: the tree with numbered nodes, then each node's details."""
+    numbered: list = []
+
+    def number(node):
+        for c in node.children:
+            number(c)
+        if getattr(node, "codegen_stage_id", None) is None:
+            numbered.append(node)
+
+    number(plan)
+    ids = {id(n): i + 1 for i, n in enumerate(numbered)}
+    lines = ["== Physical Plan =="]
+
+    def tree(node, first, rest, codegen):
+        if getattr(node, "codegen_stage_id", None) is not None:
+            tree(node.child, first, rest, node.codegen_stage_id if node.compiled else None)
+            return
+        marker = f"* " if codegen is not None else ""
+        lines.append(f"{first}{marker}{node.node_name} ({ids[id(node)]})")
+        kids = node.children
+        for i, c in enumerate(kids):
+            last = i == len(kids) - 1
+            tree(c, rest + ("+- " if last else ":- "), rest + ("   " if last else ":  "),
+                 codegen if c.supports_codegen else None)
+
+    tree(plan, "", "", None)
+    lines.append("")
+    for node in numbered:
+        lines.append(f"({ids[id(node)]}) {node.node_name}")
+        lines.append(f"Output [{len(node.output)}]: [{', '.join(str(a) for a in node.output)}]")
+        args = node.arguments()
+        if args:
+            lines.append(f"Arguments: {args}")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _codegen(plan) -> str:
+    stages = [n for n in plan.walk() if getattr(n, "codegen_stage_id", None) is not None]
+    compiled = [s for s in stages if s.compiled]
+    out = [f"Found {len(compiled)} WholeStageCodegen subtrees."]
+    for i, stage in enumerate(compiled, 1):
+        out.append(f"== Subtree {i} / {len(compiled)} (compile time {stage.compile_seconds * 1000:.0f} ms) ==")
+        out.append(stage.tree_string())
+        out.append("")
+        out.append("Generated code:")
+        out.append(stage.codegen_source())
+        out.append("")
+    for stage in stages:
+        if not stage.compiled:
+            out.append(f"Not compiled (pyarrow.compute fallback): {stage.child.simple_string()}")
+            out.append(f"  reason: {stage.fallback_reason}")
+    return "\n".join(out) + "\n"
