@@ -488,16 +488,20 @@ REFERENCE_WORKLOAD = textwrap.dedent("""
 """)
 
 
+def reference_cache_dir() -> Path:
+    """``$EMBER_SPARK_REFERENCE_CACHE``, else ``~/.cache/ember/spark-reference-logs``."""
+    configured = os.environ.get("EMBER_SPARK_REFERENCE_CACHE")
+    return Path(configured) if configured else Path.home() / ".cache" / "ember" / "spark-reference-logs"
+
+
 @pytest.fixture(scope="module")
-def spark_reference_log(request: pytest.FixtureRequest, tmp_path_factory) -> list[dict[str, Any]]:
-    """Events of a log written by the installed pyspark (plain, single file), cached."""
+def spark_reference_log(tmp_path_factory) -> list[dict[str, Any]]:
+    """Events of a log the installed pyspark writes (plain, single file): ~20 s once, then cached
+    per pyspark version and workload version."""
     pyspark = pytest.importorskip("pyspark")
     if not (shutil.which("java") or os.environ.get("JAVA_HOME")):
         pytest.skip("no Java: cannot run pyspark to write a reference event log")
-    key = f"spark-reference-log-{pyspark.__version__}-{REFERENCE_VERSION}"
-    cache_dir = (Path(request.config.cache.mkdir(key)) if request.config.cache
-                 else tmp_path_factory.mktemp("spark-reference-log"))
-    cached = cache_dir / "events.jsonl"
+    cached = reference_cache_dir() / f"{pyspark.__version__}-{REFERENCE_VERSION}" / "events.jsonl"
     if not cached.exists():
         work = tmp_path_factory.mktemp("spark-reference-run")
         (work / "logs").mkdir()
@@ -507,7 +511,10 @@ def spark_reference_log(request: pytest.FixtureRequest, tmp_path_factory) -> lis
                              env=env, capture_output=True, text=True, timeout=300)
         logs = list((work / "logs").iterdir())
         assert run.returncode == 0 and len(logs) == 1, run.stderr[-5000:]
-        shutil.copyfile(logs[0], cached)
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        partial = cached.with_name(f"{cached.name}.{os.getpid()}.tmp")
+        shutil.copyfile(logs[0], partial)
+        partial.replace(cached)  # atomic: concurrent runs never read half a file
     return [orjson.loads(line) for line in cached.read_bytes().splitlines()]
 
 
@@ -547,6 +554,7 @@ def shapes(events: list[dict[str, Any]]):
     return keys, types
 
 
+@pytest.mark.spark
 def test_every_event_has_the_keys_and_types_of_real_spark(spark_reference_log) -> None:
     ours_keys, ours_types = shapes(expected_lines(APP))
     spark_keys, spark_types = shapes(spark_reference_log)
@@ -564,6 +572,7 @@ def test_every_event_has_the_keys_and_types_of_real_spark(spark_reference_log) -
     assert not problems, "\n".join(problems)
 
 
+@pytest.mark.spark
 def test_accumulable_value_types(spark_reference_log) -> None:
     """SQL metric values are strings, internal task metrics numbers: in Spark's log and ours."""
     for events in (spark_reference_log, expected_lines(APP)):
@@ -632,6 +641,7 @@ def history(tmp_path_factory):
         yield hs, apps
 
 
+@pytest.mark.spark
 @pytest.mark.parametrize("layout", HISTORY_LAYOUTS)
 def test_history_server_lists_the_application(history, layout: str) -> None:
     hs, apps = history
@@ -644,6 +654,7 @@ def test_history_server_lists_the_application(history, layout: str) -> None:
     assert attempt["startTimeEpoch"] == T0 and attempt["endTimeEpoch"] == T0 + 500
 
 
+@pytest.mark.spark
 @pytest.mark.parametrize("layout", HISTORY_LAYOUTS)
 def test_history_server_jobs_stages_and_tasks(history, layout: str) -> None:
     hs, apps = history
@@ -670,6 +681,7 @@ def test_history_server_jobs_stages_and_tasks(history, layout: str) -> None:
     assert [e["id"] for e in hs.executors(app_id)] == ["driver"]
 
 
+@pytest.mark.spark
 def test_history_server_follows_a_running_application(history) -> None:
     """Spark 4's default layout (rolling, zstd) is readable while the application runs."""
     hs, _ = history

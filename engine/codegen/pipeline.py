@@ -83,6 +83,11 @@ from engine.sql.types import (
 # Bumped whenever generated code changes meaning, so stale modules in the disk cache are not reused.
 CODEGEN_VERSION = 1
 
+# Outputs computed per loop over the kept rows. LLVM's optimisation time grows faster than linearly
+# with the size of one loop (the vectorizer checks every pair of arrays a loop writes), so wide
+# projections are split into several loops; sub-expressions are shared within a loop.
+OUTPUTS_PER_LOOP = int(__import__("os").environ.get("EMBER_OPL", "8"))
+
 Batch = Union[pa.Table, pa.RecordBatch]
 
 
@@ -162,7 +167,7 @@ class _Val:
 
 def _true_code(val: _Val) -> str:
     """Code that is true when a boolean value is TRUE (not false, not null)."""
-    return val.value if val.null == "False" else f"{val.value} and not {val.null}"
+    return val.value if val.null == "False" else f"({val.value}) & (not {val.null})"
 
 
 def _or_flags(*flags: str) -> str | None:
@@ -207,7 +212,14 @@ class _Emitter:
         if folded is not None:
             return folded
         rest = [f for f in flags if f != "False"]
-        return rest[0] if len(rest) == 1 else self.assign(" or ".join(rest))
+        return rest[0] if len(rest) == 1 else self.assign(" | ".join(f"({r})" for r in rest))
+
+    def open_loop(self, header: str) -> None:
+        """A new loop over the rows at the top of the function; nothing computed before is visible."""
+        self.depth = 1
+        self.emit(header)
+        self.depth = 2
+        self.scopes = [{}]
 
     def open_block(self, header: str) -> None:
         self.emit(header)
@@ -337,14 +349,13 @@ def _emit_arithmetic(g: _Emitter, e: Arithmetic) -> _Val:
     if e.op == "/":
         if rv.const is not None:
             return _Val(g.assign(f"{lv.value} / {rv.value}"), null, out_type)
-        zero = g.assign(f"{rv.value} == 0")
-        return _Val(g.assign(f"{phys.zero} if {zero} else {lv.value} / {rv.value}"), g.flag(null, zero), out_type)
+        zero = g.assign(f"{rv.value} == 0")       # error_model="numpy": x / 0 does not raise
+        return _Val(g.assign(f"{lv.value} / {rv.value}"), g.flag(null, zero), out_type)
     if phys is _FLOAT64:
         if rv.const is not None:
             return _Val(g.assign(f"np.fmod({lv.value}, {rv.value})"), null, out_type)
         zero = g.assign(f"{rv.value} == 0")
-        code = f"{phys.zero} if {zero} else np.fmod({lv.value}, {rv.value})"
-        return _Val(g.assign(code), g.flag(null, zero), out_type)
+        return _Val(g.assign(f"np.fmod({lv.value}, {rv.value})"), g.flag(null, zero), out_type)
     if rv.const == -1:
         return _Val(phys.zero, null, out_type)
     # Java's remainder takes the dividend's sign; Python's (numba's) takes the divisor's.
@@ -391,14 +402,14 @@ def _comparable_type(a: DataType, b: DataType, e: Expression) -> DataType:
 def _compare_code(op: str, a: str, b: str, t: DataType) -> str:
     """Spark's ordering: for doubles NaN equals NaN and is above every other value."""
     if _PHYSICAL.get(type(t)) is not _FLOAT64:
-        return f"{a} == {b}" if op in ("=", "<=>") else f"{a} {op} {b}"
+        return f"({a} == {b})" if op in ("=", "<=>") else f"({a} {op} {b})"
     return {
-        "=": f"({a} == {b} or ({a} != {a} and {b} != {b}))",
-        "<=>": f"({a} == {b} or ({a} != {a} and {b} != {b}))",
-        "<": f"({a} < {b} or ({b} != {b} and {a} == {a}))",
-        "<=": f"({a} <= {b} or {b} != {b})",
-        ">": f"({a} > {b} or ({a} != {a} and {b} == {b}))",
-        ">=": f"({a} >= {b} or {a} != {a})",
+        "=": f"(({a} == {b}) | (({a} != {a}) & ({b} != {b})))",
+        "<=>": f"(({a} == {b}) | (({a} != {a}) & ({b} != {b})))",
+        "<": f"(({a} < {b}) | (({b} != {b}) & ({a} == {a})))",
+        "<=": f"(({a} <= {b}) | ({b} != {b}))",
+        ">": f"(({a} > {b}) | (({a} != {a}) & ({b} == {b})))",
+        ">=": f"(({a} >= {b}) | ({a} != {a}))",
     }[op]
 
 
@@ -412,7 +423,7 @@ def _emit_comparison(g: _Emitter, e: Comparison) -> _Val:
     if e.op == "<=>":
         if lv.null == "False" and rv.null == "False":
             return _Val(g.assign(cmp), "False", BooleanType())
-        code = f"({lv.null} and {rv.null}) or (not {lv.null} and not {rv.null} and {cmp})"
+        code = f"({lv.null} & {rv.null}) | ((not {lv.null}) & (not {rv.null}) & ({cmp}))"
         return _Val(g.assign(code), "False", BooleanType())
     null = g.flag(lv.null, rv.null)
     if null == "True":
@@ -432,22 +443,22 @@ def _boolean_operand(g: _Emitter, e: Expression, parent: Expression) -> _Val:
 def _emit_and(g: _Emitter, e: And) -> _Val:
     # Kleene: false if either side is false, else null if either is null, else true
     a, b = _boolean_operand(g, e.left, e), _boolean_operand(g, e.right, e)
-    no_false = g.assign(f"not ((not {a.null} and not {a.value}) or (not {b.null} and not {b.value}))")
+    no_false = g.assign(f"not (((not {a.null}) & (not {a.value})) | ((not {b.null}) & (not {b.value})))")
     either_null = _or_flags(a.null, b.null)
     if either_null == "False":
         return _Val(no_false, "False", BooleanType())
-    null = g.assign(f"{no_false} and ({a.null} or {b.null})")
+    null = g.assign(f"{no_false} & ({a.null} | {b.null})")
     return _Val(no_false, null, BooleanType())
 
 
 def _emit_or(g: _Emitter, e: Or) -> _Val:
     # Kleene: true if either side is true, else null if either is null, else false
     a, b = _boolean_operand(g, e.left, e), _boolean_operand(g, e.right, e)
-    any_true = g.assign(f"(not {a.null} and {a.value}) or (not {b.null} and {b.value})")
+    any_true = g.assign(f"((not {a.null}) & {a.value}) | ((not {b.null}) & {b.value})")
     either_null = _or_flags(a.null, b.null)
     if either_null == "False":
         return _Val(any_true, "False", BooleanType())
-    null = g.assign(f"not {any_true} and ({a.null} or {b.null})")
+    null = g.assign(f"(not {any_true}) & ({a.null} | {b.null})")
     return _Val(any_true, null, BooleanType())
 
 
@@ -485,16 +496,16 @@ def _emit_in(g: _Emitter, e: In) -> _Val:
             item_nulls.append("True")
             continue
         eq = _compare_code("=", v.value, iv.value, t)
-        matches.append(eq if iv.null == "False" else f"(not {iv.null} and {eq})")
+        matches.append(eq if iv.null == "False" else f"((not {iv.null}) & {eq})")
         item_nulls.append(iv.null)
-    match = g.assign(" or ".join(matches)) if matches else "False"
+    match = g.assign(" | ".join(matches)) if matches else "False"
     any_item_null = g.flag(*item_nulls) if item_nulls else "False"
     if v.null == "False" and any_item_null == "False":
         return _Val(match, "False", BooleanType())
     if any_item_null == "False":
         null = v.null
     else:
-        null = g.assign(f"{v.null} or (not {match} and {any_item_null})")
+        null = g.assign(f"{v.null} | ((not {match}) & {any_item_null})")
     return _Val(match, null, BooleanType())
 
 
@@ -550,7 +561,7 @@ def _emit_cast(g: _Emitter, e: Cast) -> _Val:
     x = child.value
     if how == "double_to_ts":
         # Spark: NaN and infinities become null; other values saturate like Java's (long) cast
-        bad = g.assign(f"{x} != {x} or {x} == np.inf or {x} == -np.inf")
+        bad = g.assign(f"({x} != {x}) | ({x} == np.inf) | ({x} == -np.inf)")
         value = g.assign(f"np.int64(0) if {bad} else {_saturating_int(f'{x} * 1e6', 64)}")
         return _Val(value, g.flag(child.null, bad), dst)
     code = {
@@ -771,22 +782,31 @@ def _generate(inputs: tuple[AttributeReference, ...], used: tuple[int, ...], con
         return _Variant(pattern, "# pass-through only: no kernel\n", (), (), False, False)
     states = dict(zip(used, pattern))
     g = _Emitter(inputs, states)
+    g.depth = 1
     if condition is not None:
+        g.emit("k = 0")
+        g.open_loop("for i in range(n):")
         c = _boolean_operand(g, condition, condition)
-        g.emit(f"if not ({_true_code(c)}):")
-        g.emit("    continue")
-        g.emit("sel[k] = i")
-    out_nullable = []
-    for j, e in enumerate(computed):
-        val = g.coerce(g.expr(e), e.data_type, e)
-        if isinstance(e.data_type, NullType):
-            out_nullable.append(False)      # all null: nothing to write
-            continue
-        g.emit(f"o{j}_v[k] = {val.value}")
-        out_nullable.append(val.null != "False")
-        if val.null != "False":
-            g.emit(f"o{j}_n[k] = {val.null}")
-    g.emit("k += 1")
+        g.emit(f"if {_true_code(c)}:")
+        g.emit("    sel[k] = i")
+        g.emit("    k += 1")
+        g.depth = 1
+    else:
+        g.emit("k = n")
+    out_nullable = [False] * len(computed)
+    written = [j for j, e in enumerate(computed) if not isinstance(e.data_type, NullType)]  # all-null: no array
+    for start in range(0, len(written), OUTPUTS_PER_LOOP):
+        g.open_loop("for r in range(k):")
+        g.emit("i = sel[r]" if condition is not None else "i = r")
+        for j in written[start:start + OUTPUTS_PER_LOOP]:
+            e = computed[j]
+            val = g.coerce(g.expr(e), e.data_type, e)
+            g.emit(f"o{j}_v[r] = {val.value}")
+            out_nullable[j] = val.null != "False"
+            if out_nullable[j]:
+                g.emit(f"o{j}_n[r] = {val.null}")
+        g.depth = 1
+    g.emit("return k")
 
     columns = tuple((slot, states[slot]) for slot in used if states[slot] != "A")
     params, sig = ["n"], ["int64"]
@@ -819,12 +839,9 @@ def _generate(inputs: tuple[AttributeReference, ...], used: tuple[int, ...], con
     parts += [_HELPERS[h] for h in sorted(g.helpers)]
     parts += [
         "\n\n",
-        f'@njit("int64({", ".join(sig)})", nogil=True, cache=True)\n',
+        f'@njit("int64({", ".join(sig)})", nogil=True, cache=True, error_model="numpy")\n',
         f"def kernel({', '.join(params)}):\n",
-        "    k = 0\n",
-        "    for i in range(n):\n",
         "".join(line + "\n" for line in g.lines),
-        "    return k\n",
     ]
     return _Variant(pattern, "".join(parts), columns, tuple(out_nullable), condition is not None, True)
 

@@ -309,8 +309,9 @@ class _Job:
     def _task_end(self, c: _Completion, reason: ev.TaskEndReason) -> None:
         values = {}
         for metric, update in c.ctx.sql_metric_updates.values():
+            # a task's copy of a SQL metric starts at zero, so its value is its own update
             values[metric.accumulator_id] = ev.AccumulableInfo(metric.accumulator_id, metric.name, update,
-                                                               metric.value, metadata="sql")
+                                                               update, metadata="sql")
         c.info.accumulables = list(values.values())
         task_type = "ShuffleMapTask" if c.stage.is_shuffle_map else "ResultTask"
         self.post(ev.SparkListenerTaskEnd(c.stage.id, c.ctx.stage_attempt_id, task_type, reason, c.info, c.ctx.metrics))

@@ -27,8 +27,7 @@ EXPLAIN_MODES = ("simple", "extended", "formatted", "cost", "codegen")
 
 def user_call_site(action: str) -> CallSite:
     """Where user code called the action: ``collect at job.py:12`` and the user's stack."""
-    frames = [f for f in traceback.extract_stack()[:-1] if not os.path.abspath(f.filename).startswith(_ENGINE_DIR)]
-    user = [f for f in frames if "runpy" not in f.filename and "/tui/" not in f.filename] or frames
+    user = [f for f in traceback.extract_stack()[:-1] if not os.path.abspath(f.filename).startswith(_ENGINE_DIR)]
     if not user:
         return CallSite(action, action)
     last = user[-1]

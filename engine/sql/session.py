@@ -50,6 +50,11 @@ class SparkEnv:
     host: str = "localhost"
 
 
+submit_conf: dict[str, str] = {}
+"""Configuration given at submit time (``ember run --conf k=v``), under the builder's own, as
+``spark-submit --conf`` is."""
+
+
 class _Builder:
     def __init__(self):
         self._options: dict[str, str] = {}
@@ -76,7 +81,7 @@ class _Builder:
                 for k, v in self._options.items():
                     active.conf.set(k, v)
                 return active
-            session = SparkSession(dict(self._options))
+            session = SparkSession({**submit_conf, **self._options})
             SparkSession._active = session
             return session
 
@@ -121,6 +126,8 @@ class SparkSession:
             self.event_log = EventLoggingListener(self.app_id, self.conf.getAll())
             self.event_log.start()
             self.bus.add_listener(self.event_log)
+        for name in filter(None, (n.strip() for n in self.conf.get("spark.extraListeners", "").split(","))):
+            self.bus.add_listener(_instantiate(name))
         self.bus.start()
         self._executor = ThreadPoolExecutor(max_workers=self.slots, thread_name_prefix="Executor task launch worker")
         self.dag_scheduler = DAGScheduler(self.env, self.bus, self._executor)
@@ -228,6 +235,17 @@ class SparkSession:
                              "Java Home": sys.prefix, "Scala Version": "none"},
         ))
         self.bus.post(ev.SparkListenerApplicationStart(self.app_name, self.app_id, now, getpass.getuser()))
+
+
+def _instantiate(class_name: str):
+    """A listener named by ``spark.extraListeners`` (``package.module.Class``), made with no arguments."""
+    import importlib
+
+    module, _, name = class_name.rpartition(".")
+    try:
+        return getattr(importlib.import_module(module), name)()
+    except (ImportError, AttributeError, ValueError) as e:
+        raise ValueError(f"spark.extraListeners: cannot create listener {class_name!r}: {e}") from e
 
 
 def _host() -> str:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as _dt
+import decimal
 
 import pyarrow as pa
 
@@ -12,12 +13,27 @@ def _cell(value) -> str:
     if isinstance(value, bool):
         return str(value).lower()
     if isinstance(value, float):
-        if value != value:
-            return "NaN"
-        return repr(value) if abs(value) < 1e7 or value == 0 else f"{value:.1E}".replace("E+0", "E").replace("E+", "E")
+        return java_double(value)
     if isinstance(value, _dt.datetime):
         return value.isoformat(sep=" ")
     return str(value)
+
+
+def java_double(value: float) -> str:
+    """A double as Java's ``Double.toString`` writes it, as Spark shows it: ``1.0``, ``2.6075943E7``."""
+    if value != value:
+        return "NaN"
+    if value in (float("inf"), float("-inf")):
+        return "Infinity" if value > 0 else "-Infinity"
+    if value == 0 or 1e-3 <= abs(value) < 1e7:
+        text = repr(value)
+        return text if ("." in text or "e" in text) else text + ".0"
+    digits = decimal.Decimal(repr(value))
+    exponent = digits.adjusted()
+    mantissa = format(digits.scaleb(-exponent).normalize(), "f")
+    if "." not in mantissa:
+        mantissa += ".0"
+    return f"{mantissa}E{exponent}"
 
 
 def show_string(table: pa.Table, n: int, truncate: bool | int, vertical: bool) -> str:

@@ -1,0 +1,109 @@
+"""The ``ember`` command.
+
+    ember run SCRIPT [ARGS...]   run a PySpark-shaped script on Ember, then summarise its event log
+    ember demo                   generate demo data, run the demo job, summarise it
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import runpy
+import sys
+import traceback
+
+from rich.console import Console
+from rich.progress import Progress
+
+PROGRESS_LISTENER = "tui.progress.ConsoleProgress"
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ember", description="Understand why a Spark job is slow.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="run a script with the Ember engine, then summarise its event log")
+    run.add_argument("--conf", action="append", default=[], metavar="KEY=VALUE",
+                     help="a Spark configuration value, as spark-submit --conf (repeatable)")
+    run.add_argument("--no-progress", action="store_true", help="do not draw stage progress bars")
+    run.add_argument("script")
+    run.add_argument("args", nargs=argparse.REMAINDER)
+    demo = sub.add_parser("demo", help="run the demo job on generated data and summarise it")
+    demo.add_argument("--data", default="demo-data", help="where the demo data is generated (default: demo-data)")
+    demo.add_argument("--conf", action="append", default=[], metavar="KEY=VALUE")
+    return parser
+
+
+def _submit_conf(pairs: list[str], progress: bool) -> dict[str, str]:
+    conf = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise SystemExit(f"ember: --conf takes KEY=VALUE, got {pair!r}")
+        conf[key.strip()] = value.strip()
+    if progress:
+        listeners = [x for x in conf.get("spark.extraListeners", "").split(",") if x]
+        conf["spark.extraListeners"] = ",".join(listeners + [PROGRESS_LISTENER])
+    return conf
+
+
+def _finish_sessions(console: Console) -> list:
+    from engine.sql.session import SparkSession
+    from tui.summary import print_summary
+
+    if SparkSession._active is not None:
+        SparkSession._active.stop()
+    sessions = list(SparkSession.finished)
+    SparkSession.finished.clear()
+    for session in sessions:
+        print_summary(session, console)
+    return sessions
+
+
+def cmd_run(args, console: Console) -> int:
+    from engine.sql import session as session_module
+
+    if not os.path.isfile(args.script):
+        console.print(f"[red]ember run: no such script: {args.script}[/]")
+        return 2
+    session_module.submit_conf.update(_submit_conf(args.conf, not args.no_progress))
+    sys.argv = [args.script, *args.args]
+    sys.path.insert(0, os.path.dirname(os.path.abspath(args.script)))
+    status = 0
+    try:
+        runpy.run_path(args.script, run_name="__main__")
+    except SystemExit as e:
+        status = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+    except BaseException:  # the user's script failed: show it, then still summarise what ran
+        console.print(traceback.format_exc(), markup=False, highlight=False)
+        status = 1
+    if not _finish_sessions(console):
+        console.print("ember run: the script did not create a SparkSession, so there is no event log.")
+    return status
+
+
+def cmd_demo(args, console: Console) -> int:
+    from engine.sql import SparkSession
+    from engine.sql import session as session_module
+    from tui import demo
+
+    with Progress(console=console, transient=True) as progress:
+        demo.generate(args.data, progress)
+    session_module.submit_conf.update(_submit_conf(args.conf, True))
+    spark = (SparkSession.builder.master("local[2]").appName("ember-demo")
+             .config("spark.sql.shuffle.partitions", 8)
+             .config("spark.sql.autoBroadcastJoinThreshold", -1)
+             .getOrCreate())
+    demo.run(spark, args.data)
+    spark.stop()
+    _finish_sessions(console)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    console = Console()
+    handler = {"run": cmd_run, "demo": cmd_demo}[args.command]
+    return handler(args, console)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,39 @@
+"""What ``ember run`` prints after a script: where the event log is and what the jobs did."""
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+
+
+def _bytes(n: float) -> str:
+    for unit in ("B", "K", "M", "G"):
+        if n < 1024 or unit == "G":
+            return f"{n:.0f}{unit}" if unit == "B" else f"{n:.1f}{unit}"
+        n /= 1024
+    return str(n)
+
+
+def print_summary(session, console: Console) -> None:
+    status = session.status
+    jobs = sorted(status.jobs.values(), key=lambda j: j.job_id)
+    stages = sorted(status.stages.values(), key=lambda s: s.stage_id)
+    ran = [s for s in stages if s.attempts]
+    failed_jobs = [j for j in jobs if j.succeeded is False]
+    duration = ((status.end_time or 0) - (status.start_time or 0)) / 1000
+    console.print(f"[bold]{session.app_name}[/] ({session.app_id}) ran in {duration:.2f} s: "
+                  f"{len(jobs)} jobs ({len(failed_jobs)} failed), {len(ran)} stages run, "
+                  f"{len(status.skipped_stages)} skipped, {status.task_count} tasks.")
+    console.print(f"Event log: [cyan]{session.event_log_path or '(spark.eventLog.enabled=false)'}[/]")
+    if not ran:
+        return
+    table = Table(title="Stages", title_justify="left", box=None, header_style="bold")
+    table.add_column("stage", justify="right")
+    table.add_column("name", no_wrap=True, overflow="ellipsis", max_width=28)
+    for col in ("tasks", "failed", "time", "max task", "input", "shuf read", "shuf write"):
+        table.add_column(col, justify="right", no_wrap=True)
+    for s in ran:
+        wall = ((s.completed or 0) - (s.submitted or 0)) / 1000
+        table.add_row(str(s.stage_id), s.name, str(s.tasks_succeeded), str(s.tasks_failed), f"{wall:.2f}s",
+                      f"{s.max_task_ms}ms", _bytes(s.input_bytes), _bytes(s.shuffle_read_bytes),
+                      _bytes(s.shuffle_write_bytes))
+    console.print(table)
