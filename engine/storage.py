@@ -11,6 +11,9 @@ import threading
 
 import pyarrow as pa
 
+# Ember's block manager does not listen on a port; Spark's event-log readers require a positive one.
+BLOCK_MANAGER_PORT = 7079
+
 STORAGE_LEVELS = ("MEMORY_ONLY", "MEMORY_AND_DISK", "DISK_ONLY", "MEMORY_ONLY_SER", "MEMORY_AND_DISK_SER")
 
 

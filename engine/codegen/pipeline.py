@@ -64,7 +64,7 @@ from engine.catalyst.expressions import (
     SortOrder,
     UnaryMinus,
 )
-from engine.codegen.kernel_cache import Kernel, load_kernel
+from engine.codegen.kernel_cache import Kernel, fingerprint, load_kernel
 from engine.sql.types import (
     BooleanType,
     DataType,
@@ -82,11 +82,6 @@ from engine.sql.types import (
 
 # Bumped whenever generated code changes meaning, so stale modules in the disk cache are not reused.
 CODEGEN_VERSION = 1
-
-# Outputs computed per loop over the kept rows. LLVM's optimisation time grows faster than linearly
-# with the size of one loop (the vectorizer checks every pair of arrays a loop writes), so wide
-# projections are split into several loops; sub-expressions are shared within a loop.
-OUTPUTS_PER_LOOP = int(__import__("os").environ.get("EMBER_OPL", "8"))
 
 Batch = Union[pa.Table, pa.RecordBatch]
 
@@ -165,19 +160,31 @@ class _Val:
     const: object = None
 
 
+# Boolean code is built from atoms (names, constants, parenthesised expressions) with ``& | not``,
+# never ``and``/``or``: those short-circuit, and every short circuit is a branch that numba and
+# LLVM must optimise; wide kernels compile markedly faster without them. Constants fold away.
+
+def _not(a: str) -> str:
+    return {"True": "False", "False": "True"}.get(a, f"(not {a})")
+
+
+def _and(*terms: str) -> str:
+    if "False" in terms:
+        return "False"
+    rest = list(dict.fromkeys(t for t in terms if t != "True"))
+    return "True" if not rest else rest[0] if len(rest) == 1 else "(" + " & ".join(rest) + ")"
+
+
+def _or(*terms: str) -> str:
+    if "True" in terms:
+        return "True"
+    rest = list(dict.fromkeys(t for t in terms if t != "False"))
+    return "False" if not rest else rest[0] if len(rest) == 1 else "(" + " | ".join(rest) + ")"
+
+
 def _true_code(val: _Val) -> str:
     """Code that is true when a boolean value is TRUE (not false, not null)."""
-    return val.value if val.null == "False" else f"({val.value}) & (not {val.null})"
-
-
-def _or_flags(*flags: str) -> str | None:
-    """Fold constant flags of an OR; None means a variable is needed for the rest."""
-    rest = [f for f in flags if f != "False"]
-    if "True" in rest:
-        return "True"
-    if not rest:
-        return "False"
-    return None
+    return _and(val.value, _not(val.null))
 
 
 class _Emitter:
@@ -198,28 +205,31 @@ class _Emitter:
         self.counter += 1
         return f"t{self.counter}"
 
-    def emit(self, line: str) -> None:
-        self.lines.append("    " * self.depth + line)
+    def emit(self, line: str, depth: int | None = None) -> None:
+        self.lines.append("    " * (self.depth if depth is None else depth) + line)
 
     def assign(self, code: str) -> str:
         name = self.tmp()
         self.emit(f"{name} = {code}")
         return name
 
-    def flag(self, *flags: str, op: str = "or") -> str:
-        """A null flag that is the OR of ``flags``, folded where they are constants."""
-        folded = _or_flags(*flags)
-        if folded is not None:
-            return folded
-        rest = [f for f in flags if f != "False"]
-        return rest[0] if len(rest) == 1 else self.assign(" | ".join(f"({r})" for r in rest))
+    def boolean(self, code: str) -> str:
+        """``code`` as an atom: constants and names as they are, anything else in a variable
+        (one per distinct code in scope, so a flag such as ``a_null | b_null`` is computed once)."""
+        if code in ("True", "False") or code.isidentifier():
+            return code
+        key = ("code", code)
+        for scope in reversed(self.scopes):
+            if key in scope:
+                return scope[key]
+        name = self.assign(code[1:-1] if code.startswith("(") and code.endswith(")")
+                           and _balanced(code[1:-1]) else code)
+        self.scopes[-1][key] = name
+        return name
 
-    def open_loop(self, header: str) -> None:
-        """A new loop over the rows at the top of the function; nothing computed before is visible."""
-        self.depth = 1
-        self.emit(header)
-        self.depth = 2
-        self.scopes = [{}]
+    def flag(self, *flags: str) -> str:
+        """A null flag that is the OR of ``flags``."""
+        return self.boolean(_or(*flags))
 
     def open_block(self, header: str) -> None:
         self.emit(header)
@@ -422,13 +432,13 @@ def _emit_comparison(g: _Emitter, e: Comparison) -> _Val:
     cmp = _compare_code(e.op, lv.value, rv.value, t)
     if e.op == "<=>":
         if lv.null == "False" and rv.null == "False":
-            return _Val(g.assign(cmp), "False", BooleanType())
-        code = f"({lv.null} & {rv.null}) | ((not {lv.null}) & (not {rv.null}) & ({cmp}))"
-        return _Val(g.assign(code), "False", BooleanType())
+            return _Val(g.boolean(cmp), "False", BooleanType())
+        code = _or(_and(lv.null, rv.null), _and(_not(lv.null), _not(rv.null), cmp))
+        return _Val(g.boolean(code), "False", BooleanType())
     null = g.flag(lv.null, rv.null)
     if null == "True":
         return _Val("False", "True", BooleanType())
-    return _Val(g.assign(cmp), null, BooleanType())
+    return _Val(g.boolean(cmp), null, BooleanType())
 
 
 def _boolean_operand(g: _Emitter, e: Expression, parent: Expression) -> _Val:
@@ -443,28 +453,31 @@ def _boolean_operand(g: _Emitter, e: Expression, parent: Expression) -> _Val:
 def _emit_and(g: _Emitter, e: And) -> _Val:
     # Kleene: false if either side is false, else null if either is null, else true
     a, b = _boolean_operand(g, e.left, e), _boolean_operand(g, e.right, e)
-    no_false = g.assign(f"not (((not {a.null}) & (not {a.value})) | ((not {b.null}) & (not {b.value})))")
-    either_null = _or_flags(a.null, b.null)
-    if either_null == "False":
-        return _Val(no_false, "False", BooleanType())
-    null = g.assign(f"{no_false} & ({a.null} | {b.null})")
-    return _Val(no_false, null, BooleanType())
+    no_false = g.boolean(_not(_or(_and(_not(a.null), _not(a.value)), _and(_not(b.null), _not(b.value)))))
+    return _Val(no_false, g.boolean(_and(no_false, _or(a.null, b.null))), BooleanType())
 
 
 def _emit_or(g: _Emitter, e: Or) -> _Val:
     # Kleene: true if either side is true, else null if either is null, else false
     a, b = _boolean_operand(g, e.left, e), _boolean_operand(g, e.right, e)
-    any_true = g.assign(f"((not {a.null}) & {a.value}) | ((not {b.null}) & {b.value})")
-    either_null = _or_flags(a.null, b.null)
-    if either_null == "False":
-        return _Val(any_true, "False", BooleanType())
-    null = g.assign(f"(not {any_true}) & ({a.null} | {b.null})")
-    return _Val(any_true, null, BooleanType())
+    any_true = g.boolean(_or(_and(_not(a.null), a.value), _and(_not(b.null), b.value)))
+    return _Val(any_true, g.boolean(_and(_not(any_true), _or(a.null, b.null))), BooleanType())
 
 
 def _emit_not(g: _Emitter, e: Not) -> _Val:
     child = _boolean_operand(g, e.child, e)
-    return _Val(g.assign(f"not {child.value}"), child.null, BooleanType())
+    return _Val(g.boolean(_not(child.value)), child.null, BooleanType())
+
+
+def _balanced(code: str) -> bool:
+    """Whether the parentheses of ``code`` balance without ever going negative."""
+    depth = 0
+    for ch in code:
+        depth += ch == "("
+        depth -= ch == ")"
+        if depth < 0:
+            return False
+    return depth == 0
 
 
 def _emit_is_null(g: _Emitter, e: IsNull) -> _Val:
@@ -474,9 +487,7 @@ def _emit_is_null(g: _Emitter, e: IsNull) -> _Val:
 
 def _emit_is_not_null(g: _Emitter, e: IsNotNull) -> _Val:
     child = g.expr(e.child)
-    if child.null in ("True", "False"):
-        return _Val(str(child.null == "False"), "False", BooleanType())
-    return _Val(g.assign(f"not {child.null}"), "False", BooleanType())
+    return _Val(g.boolean(_not(child.null)), "False", BooleanType())
 
 
 def _emit_in(g: _Emitter, e: In) -> _Val:
@@ -496,16 +507,10 @@ def _emit_in(g: _Emitter, e: In) -> _Val:
             item_nulls.append("True")
             continue
         eq = _compare_code("=", v.value, iv.value, t)
-        matches.append(eq if iv.null == "False" else f"((not {iv.null}) & {eq})")
+        matches.append(_and(_not(iv.null), eq))
         item_nulls.append(iv.null)
-    match = g.assign(" | ".join(matches)) if matches else "False"
-    any_item_null = g.flag(*item_nulls) if item_nulls else "False"
-    if v.null == "False" and any_item_null == "False":
-        return _Val(match, "False", BooleanType())
-    if any_item_null == "False":
-        null = v.null
-    else:
-        null = g.assign(f"{v.null} | ((not {match}) & {any_item_null})")
+    match = g.boolean(_or(*matches))
+    null = g.boolean(_or(v.null, _and(_not(match), _or(*item_nulls))))
     return _Val(match, null, BooleanType())
 
 
@@ -561,12 +566,12 @@ def _emit_cast(g: _Emitter, e: Cast) -> _Val:
     x = child.value
     if how == "double_to_ts":
         # Spark: NaN and infinities become null; other values saturate like Java's (long) cast
-        bad = g.assign(f"({x} != {x}) | ({x} == np.inf) | ({x} == -np.inf)")
+        bad = g.boolean(f"(({x} != {x}) | ({x} == np.inf) | ({x} == -np.inf))")
         value = g.assign(f"np.int64(0) if {bad} else {_saturating_int(f'{x} * 1e6', 64)}")
         return _Val(value, g.flag(child.null, bad), dst)
     code = {
         "convert": f"{dst_phys.ctor}({x})",      # widening, or wrapping like Java's narrowing
-        "to_bool": f"{x} != 0",
+        "to_bool": f"({x} != 0)",
         "from_bool": f"{dst_phys.ctor}(1) if {x} else {dst_phys.ctor}(0)",
         "double_to_int": _saturating_int(x, 32),
         "double_to_long": _saturating_int(x, 64),
@@ -782,31 +787,25 @@ def _generate(inputs: tuple[AttributeReference, ...], used: tuple[int, ...], con
         return _Variant(pattern, "# pass-through only: no kernel\n", (), (), False, False)
     states = dict(zip(used, pattern))
     g = _Emitter(inputs, states)
-    g.depth = 1
+    g.emit("k = 0", depth=1)
+    g.emit("for i in range(n):", depth=1)
     if condition is not None:
-        g.emit("k = 0")
-        g.open_loop("for i in range(n):")
         c = _boolean_operand(g, condition, condition)
-        g.emit(f"if {_true_code(c)}:")
-        g.emit("    sel[k] = i")
-        g.emit("    k += 1")
-        g.depth = 1
-    else:
-        g.emit("k = n")
-    out_nullable = [False] * len(computed)
-    written = [j for j, e in enumerate(computed) if not isinstance(e.data_type, NullType)]  # all-null: no array
-    for start in range(0, len(written), OUTPUTS_PER_LOOP):
-        g.open_loop("for r in range(k):")
-        g.emit("i = sel[r]" if condition is not None else "i = r")
-        for j in written[start:start + OUTPUTS_PER_LOOP]:
-            e = computed[j]
-            val = g.coerce(g.expr(e), e.data_type, e)
-            g.emit(f"o{j}_v[r] = {val.value}")
-            out_nullable[j] = val.null != "False"
-            if out_nullable[j]:
-                g.emit(f"o{j}_n[r] = {val.null}")
-        g.depth = 1
-    g.emit("return k")
+        g.emit(f"if not ({_true_code(c)}):")
+        g.emit("    continue")
+        g.emit("sel[k] = i")
+    out_nullable = []
+    for j, e in enumerate(computed):
+        val = g.coerce(g.expr(e), e.data_type, e)
+        if isinstance(e.data_type, NullType):
+            out_nullable.append(False)      # all null: no array, nothing to write
+            continue
+        g.emit(f"o{j}_v[k] = {val.value}")
+        out_nullable.append(val.null != "False")
+        if val.null != "False":
+            g.emit(f"o{j}_n[k] = {val.null}")
+    g.emit("k += 1")
+    g.emit("return k", depth=1)
 
     columns = tuple((slot, states[slot]) for slot in used if states[slot] != "A")
     params, sig = ["n"], ["int64"]
@@ -944,6 +943,7 @@ class CompiledPipeline:
         self._kernels: dict[tuple[str, ...], Kernel] = {}
         self._lock = threading.Lock()
         self.compile_ms = 0.0
+        self.last_count = 0     # rows kept by the latest run on any thread; see run_counted
         # every column possibly null: the pattern that visits the most of every expression
         self._variant(tuple("M" for _ in self._used))
         self._current = tuple("M" if input_attrs[s].nullable else "N" for s in self._used)
@@ -965,8 +965,13 @@ class CompiledPipeline:
 
     @property
     def fingerprint(self) -> str:
-        from engine.codegen.kernel_cache import fingerprint
+        """sha256 of ``source``: the kernel's name in the kernel cache."""
         return fingerprint(self.source)
+
+    @property
+    def kernel(self) -> Kernel | None:
+        """The compiled kernel behind ``source``, once a run or ``precompile`` has loaded it."""
+        return self._kernels.get(self._current)
 
     def explain(self) -> str:
         """The source, preceded by which column and expression each generated name stands for."""
@@ -1011,6 +1016,10 @@ class CompiledPipeline:
 
     def run(self, table: Batch) -> list[pa.Array]:
         """One Arrow array per output expression, for the rows where the condition is true."""
+        return self.run_counted(table)[0]
+
+    def run_counted(self, table: Batch) -> tuple[list[pa.Array], int]:
+        """``run``, and how many rows were kept (the only result when there are no outputs)."""
         n = table.num_rows
         columns: dict[int, pa.Array] = {}
 
@@ -1020,9 +1029,10 @@ class CompiledPipeline:
             return columns[slot]
 
         if n == 0:
+            self.last_count = 0
             return [column(index) if kind == "column"
                     else pa.array([], type=self._computed[index].data_type.to_arrow())
-                    for kind, index in self._plan]
+                    for kind, index in self._plan], 0
 
         pattern = tuple(_null_state(column(slot)) for slot in self._used)
         variant = self._variant(pattern)
@@ -1064,7 +1074,8 @@ class CompiledPipeline:
             else:
                 values, nulls = computed[index]
                 result.append(_to_arrow(values, nulls, k, e.data_type.to_arrow()))
-        return result
+        self.last_count = k
+        return result, k
 
 
 def compile_pipeline(input_attrs: tuple[AttributeReference, ...], condition: Expression | None,

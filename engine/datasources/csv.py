@@ -40,7 +40,7 @@ import pyarrow.csv as pacsv
 
 from engine.catalyst.expressions import Expression
 from engine.datasources.options import OptionsLike, normalize_options, option_bool
-from engine.datasources.partitioning import INT_MAX, INT_MIN, LONG_MAX, LONG_MIN
+from engine.datasources.partitioning import INT_MAX, INT_MIN, LONG_MAX, LONG_MIN, java_double_string
 from engine.datasources.pruning import partition_may_match
 from engine.datasources.scan import (
     PartitionColumn,
@@ -444,17 +444,26 @@ def read_csv_split(splits: Sequence[FileSplit], columns: Sequence[ScanColumn | t
 # writing
 
 
-def _cells(column: pa.ChunkedArray | pa.Array, opts: CSVOptions) -> pa.Array:
+def _cells(column: pa.ChunkedArray | pa.Array, opts: CSVOptions, data_type: DataType | None = None) -> pa.Array:
     """One column rendered as Spark's CSV writer renders it; nulls stay null."""
     if isinstance(column, pa.ChunkedArray):
         column = column.combine_chunks()
     t = column.type
+    if isinstance(data_type, DecimalType) and pa.types.is_floating(t):
+        try:  # Spark prints a decimal with its scale: -3.10
+            decimals = pc.cast(pc.round(column, data_type.scale), pa.decimal128(data_type.precision, data_type.scale))
+            return pc.cast(decimals, pa.string())
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            pass
     if pa.types.is_floating(t):
+        # java.lang.Double.toString: 2.0, 1.0E20, NaN, Infinity
         s = pc.cast(column, pa.string())
         plain = pc.match_substring_regex(s, r"^-?\d+$")
         s = pc.if_else(plain, pc.binary_join_element_wise(s, ".0", ""), s)
-        for arrow_text, java_text in (("inf", "Infinity"), ("-inf", "-Infinity"), ("nan", "NaN")):
-            s = pc.if_else(pc.equal(s, arrow_text), java_text, s)
+        unusual = pc.match_substring_regex(s, r"[a-z]")
+        if pc.any(unusual).as_py():
+            java = pa.array([java_double_string(v) if v is not None else None for v in column.to_pylist()], pa.string())
+            s = pc.if_else(unusual, java, s)
         return s
     if pa.types.is_timestamp(t):
         # Spark's default timestampFormat for writing: yyyy-MM-dd'T'HH:mm:ss.SSSXXX, here in UTC
@@ -473,7 +482,8 @@ def _cells(column: pa.ChunkedArray | pa.Array, opts: CSVOptions) -> pa.Array:
     return pc.cast(column, pa.string())
 
 
-def write_csv_file(table: pa.Table, path: str, options: OptionsLike = None) -> int:
+def write_csv_file(table: pa.Table, path: str, options: OptionsLike = None,
+                   types: Sequence[DataType | None] | None = None) -> int:
     """Write ``table`` (real column names) as CSV the way Spark does; returns the bytes written.
 
     Nulls are written as ``nullValue`` (empty by default) and empty strings as ``""``; values
@@ -485,7 +495,8 @@ def write_csv_file(table: pa.Table, path: str, options: OptionsLike = None) -> i
     if opts.header:
         lines.append(opts.sep.join(table.column_names))
     if table.num_rows and table.num_columns:
-        cells = [_cells(table.column(i), opts) for i in range(table.num_columns)]
+        types = list(types or [None] * table.num_columns)
+        cells = [_cells(table.column(i), opts, types[i]) for i in range(table.num_columns)]
         rows = pc.binary_join_element_wise(*cells, opts.sep, null_handling="replace",
                                            null_replacement=opts.null_value)
         lines.extend(rows.to_pylist())

@@ -76,10 +76,10 @@ def _resolve_roots(paths: Iterable[str]) -> list[str]:
         if _GLOB_CHARS.search(path):
             matches = sorted({m for p in _expand_braces(path) for m in _glob.glob(p)})
             if not matches:
-                raise AnalysisException(f"[PATH_NOT_FOUND] Path does not exist: {qualified(path)}.")
+                raise AnalysisException(f"[PATH_NOT_FOUND] Path does not exist: {qualified(path)}. SQLSTATE: 42K03")
             roots.extend(os.path.abspath(m) for m in matches)
         elif not os.path.exists(path):
-            raise AnalysisException(f"[PATH_NOT_FOUND] Path does not exist: {qualified(path)}.")
+            raise AnalysisException(f"[PATH_NOT_FOUND] Path does not exist: {qualified(path)}. SQLSTATE: 42K03")
         else:
             roots.append(path)
     return roots

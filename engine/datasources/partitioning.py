@@ -7,7 +7,7 @@ types of one column are widened across all directories with Spark's partition-co
 
     int + long -> long        int + double -> double      long + double -> string
     date + timestamp -> timestamp                         null + t -> t
-    anything else that differs -> string                  a column of nulls only -> string
+    anything else that differs -> string                  a column of nulls only -> void (null type)
 
 ``__HIVE_DEFAULT_PARTITION__`` is the null value. Writing goes the other way: a value is rendered
 as Spark casts it to a string, escaped for a path, and empty strings and nulls become the default
@@ -48,6 +48,7 @@ _CHARS_TO_ESCAPE = frozenset(chr(c) for c in range(1, 0x20)) | frozenset('"#%\'*
 _HEX2_RE = re.compile(r"[0-9a-fA-F]{2}")
 _INT_RE = re.compile(r"[+-]?\d+")
 # java.lang.Double.parseDouble, without hexadecimal floats
+_BIG_DECIMAL_RE = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 _JAVA_DOUBLE_RE = re.compile(r"\s*[+-]?(NaN|Infinity|((\d+\.?\d*|\.\d+)([eE][+-]?\d+)?[fFdD]?))\s*")
 _DATE_RE = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
 _PARTITION_TS_RE = re.compile(r"(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?")
@@ -137,9 +138,13 @@ def infer_partition_value_type(raw: str, type_inference: bool = True) -> DataTyp
             return IntegerType()
         if LONG_MIN <= v <= LONG_MAX:
             return LongType()
-        digits = len(raw.lstrip("+-").lstrip("0")) or 1
-        if digits <= 38:
-            return DecimalType(digits, 0)
+    if _BIG_DECIMAL_RE.fullmatch(raw):
+        # java.math.BigDecimal with no digits after the point (scale <= 0): "12345678901234567890", "1e3"
+        d = Decimal(raw)
+        if d.as_tuple().exponent >= 0:
+            digits = len(str(abs(int(d))))
+            if digits <= 38:
+                return DecimalType(digits, 0)
     if _JAVA_DOUBLE_RE.fullmatch(raw):
         return DoubleType()
     if _parse_partition_timestamp(unescape_path_name(raw)) is not None:
@@ -269,23 +274,28 @@ def infer_partitioning(leaf_dirs: list[str], base_paths: set[str], type_inferenc
             parsed.append((leaf, cols))
     if not parsed:
         return [], {}
-    bases = sorted({b.lower() for b in discovered})
+    distinct: dict[str, str] = {}
+    for base in discovered:  # compared case-insensitively, as Spark does
+        distinct.setdefault(base.lower(), base)
+    bases = list(distinct.values())
     if len(bases) != 1:
         raise AnalysisException(
-            "Conflicting directory structures detected. Suspicious paths:\n\t"
-            + "\n\t".join(bases)
-            + "\n\nIf provided paths are partition directories, please set \"basePath\" in the options "
-            "of the data source to specify the root directory of the table. If there are multiple "
-            "root directories, please load them separately and then union them."
+            "[CONFLICTING_DIRECTORY_STRUCTURES] Conflicting directory structures detected.\nSuspicious paths:\n\n\t"
+            + "\n\t".join("file:" + b for b in bases)
+            + "\n\nIf provided paths are partition directories, please set \"basePath\" in the options of the "
+            "data source to specify the root directory of the table.\nIf there are multiple root directories, "
+            "please load them separately and then union them. SQLSTATE: KD009"
         )
-    name_lists = {tuple(c[0].lower() for c in cols) for _, cols in parsed}
+    name_lists = list(dict.fromkeys(tuple(c[0].lower() for c in cols) for _, cols in parsed))
     if len(name_lists) != 1:
-        listed = "\n\t".join(f"Partition column name list #{i}: {', '.join(n)}"
-                             for i, n in enumerate(sorted(name_lists)))
+        listed = "\n\t".join(f"Partition column name list #{i}: {', '.join(n)}" for i, n in enumerate(name_lists))
+        dirs = "\n\t".join("file:" + leaf for leaf, _ in parsed)
         raise AnalysisException(
-            f"Conflicting partition column names detected:\n\t{listed}\n\n"
+            f"[CONFLICTING_PARTITION_COLUMN_NAMES] Conflicting partition column names detected:\n\n\t{listed}\n\n"
             "For partitioned table directories, data files should only live in leaf directories.\n"
-            "And directories at the same level should have the same partition column name."
+            "And directories at the same level should have the same partition column name.\n"
+            "Please check the following directories for unexpected files or inconsistent partition column "
+            f"names:\n\n\t{dirs} SQLSTATE: KD009"
         )
     first = parsed[0][1]
     schema: list[tuple[str, DataType]] = []
@@ -293,7 +303,7 @@ def infer_partitioning(leaf_dirs: list[str], base_paths: set[str], type_inferenc
         t: DataType = NullType()
         for _, cols in parsed:
             t = wider_partition_type(t, cols[i][2])
-        schema.append((name, StringType() if isinstance(t, NullType) else t))
+        schema.append((name, t))  # Spark 4 keeps a column of nulls only as void
     values = {
         leaf: tuple(cast_partition_value(raw, schema[i][1]) for i, (_, raw, _) in enumerate(cols))
         for leaf, cols in parsed

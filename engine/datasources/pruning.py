@@ -13,8 +13,10 @@ statistic means "maybe".
 
 Care points:
 
-* Floating-point statistics leave NaN out of min / max, and Spark orders NaN above every number,
-  so ``>`` / ``>=`` never prune a floating-point column, and a NaN literal prunes nothing.
+* Floating-point statistics leave NaN out of min / max, and Spark orders NaN above every number
+  while IEEE comparisons make every comparison with NaN false; so ``>`` / ``>=`` and negated
+  comparisons never prune a floating-point column (NaN rows may pass them under one rule or the
+  other), and a NaN literal prunes nothing.
 * Comparisons between an integer and a float are made in floats and decimal statistics are
   turned into floats, because Ember compares those values as float64: exact arithmetic here
   could prune a row the engine would keep.
@@ -113,12 +115,12 @@ def _might_match_not(child: Expression, stats_of: StatsLookup) -> bool:
         if norm is None:
             return True
         attr, op, lit = norm
+        s = stats_of(attr)
+        if s is None or s.floating:
+            return True  # NaN rows are absent from the statistics, and NOT (NaN < v) can be true
         if op in _NEGATE:
             return _comparison(Comparison(_NEGATE[op], attr, lit), stats_of)
         if op == "=":  # NOT (a = v): some non-null value other than v
-            s = stats_of(attr)
-            if s is None:
-                return True
             if lit.value is None:
                 return False  # NOT (a = NULL) is null, never true
             if s.null_count is not None and s.null_count >= s.num_values:

@@ -3,7 +3,8 @@
 A reader returns an Arrow table whose columns are named by ``AttributeReference.column_key`` and
 typed with Ember's physical Arrow types (``DataType.to_arrow()``): the file's own types are
 conformed on the way in (decimal -> float64, int16 -> int32, large_string -> string, timestamps of
-any unit or zone -> timestamp[us] in UTC, dictionaries decoded).
+any unit or zone -> timestamp[us] in UTC, dictionaries decoded). Decimals become the float64
+nearest to their exact value.
 """
 from __future__ import annotations
 
@@ -80,6 +81,10 @@ def conform(column: pa.ChunkedArray | pa.Array, arrow_type: pa.DataType) -> pa.C
         return pc.cast(column, arrow_type, safe=False)
     if pa.types.is_null(t):
         return pa.nulls(len(column), arrow_type)
+    if pa.types.is_decimal(t) and pa.types.is_floating(arrow_type):
+        # Arrow divides by 10^scale in floating point (99.99 -> 99.99000000000001); going through the
+        # exact decimal text gives the correctly rounded double, the one a literal 99.99 has
+        return pc.cast(pc.cast(column, pa.string()), arrow_type)
     return pc.cast(column, arrow_type)
 
 

@@ -80,7 +80,7 @@ def prepare_output(path: str, mode: str = "errorifexists") -> bool:
     exists = os.path.lexists(target)
     if exists and m in ("error", "errorifexists", "default"):
         raise AnalysisException(f"[PATH_ALREADY_EXISTS] Path {qualified(target)} already exists. "
-                                f"Set mode as \"overwrite\" to overwrite the existing path.")
+                                f"Set mode as \"overwrite\" to overwrite the existing path. SQLSTATE: 42K04")
     if exists and m == "ignore":
         return False
     if exists and m == "overwrite":
@@ -127,8 +127,14 @@ def resolve_partition_columns(names: Sequence[str], partition_by: Sequence[str])
     return out
 
 
-def output_file_name(task_partition: int, job_uuid: str, format: str, compression: str | None = None) -> str:
-    """Spark's name for a task's output file: ``part-00007-<uuid>.c000.snappy.parquet``."""
+def output_file_name(task_partition: int, job_uuid: str, format: str, compression: str | None = None,
+                     partitioned: bool = False) -> str:
+    """Spark's name for a task's output file.
+
+    Spark's single-directory writer names it ``part-00007-<uuid>-c000.snappy.parquet`` and its
+    dynamic-partition writer ``part-00007-<uuid>.c000.snappy.parquet`` (``c000`` counts the files
+    of a task in one directory; Ember writes one).
+    """
     fmt = check_format(format)
     if fmt == "parquet":
         codec = (compression or "snappy").lower()
@@ -140,7 +146,7 @@ def output_file_name(task_partition: int, job_uuid: str, format: str, compressio
         if (compression or "none").lower() not in ("none", "uncompressed"):
             raise ValueError(f"Ember writes CSV uncompressed; got compression {compression!r}")
         ext = ".csv"
-    return f"part-{task_partition:05d}-{job_uuid}.c000{ext}"
+    return f"part-{task_partition:05d}-{job_uuid}{'.' if partitioned else '-'}c000{ext}"
 
 
 def write_task_output(table: pa.Table, names_and_types: Sequence[tuple[str, DataType]], path: str,
@@ -168,7 +174,7 @@ def write_task_output(table: pa.Table, names_and_types: Sequence[tuple[str, Data
     types = dict(names_and_types)
     partition_cols = resolve_partition_columns(names, partition_by)
     data = table.rename_columns(names)
-    file_name = output_file_name(task_attempt_id, job_uuid, fmt, compression)
+    file_name = output_file_name(task_attempt_id, job_uuid, fmt, compression, partitioned=bool(partition_cols))
     root = strip_scheme(path)
 
     if not partition_cols:
@@ -199,7 +205,7 @@ def _partition_runs(data: pa.Table, partition_cols: list[str]) -> tuple[pa.Table
     order = pc.sort_indices(data.select(partition_cols), sort_keys=[(c, "ascending") for c in partition_cols],
                             null_placement="at_start")
     data_sorted = data.take(order)
-    changed = pa.array([False] * max(n - 1, 0))
+    changed = pa.array([False] * max(n - 1, 0), pa.bool_())
     for c in partition_cols:
         col = data_sorted.column(c).combine_chunks()
         a, b = col.slice(1), col.slice(0, n - 1)
@@ -218,7 +224,7 @@ def _write_file(table: pa.Table, types: dict[str, DataType], directory: str, fil
         if fmt == "parquet":
             size = write_parquet_file(_spark_physical(table, types), staging, compression or "snappy")
         else:
-            size = write_csv_file(table, staging, options)
+            size = write_csv_file(table, staging, options, [types.get(n) for n in table.column_names])
         os.replace(staging, final)
     finally:
         if os.path.exists(staging):

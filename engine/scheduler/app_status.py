@@ -14,6 +14,12 @@ class JobSummary:
     completed: int | None = None
     succeeded: bool | None = None
     stage_ids: list[int] = field(default_factory=list)
+    run_stage_ids: set[int] = field(default_factory=set)
+
+    @property
+    def skipped_stage_ids(self) -> list[int]:
+        """Stages of this job that it did not run: their output existed already."""
+        return [s for s in self.stage_ids if s not in self.run_stage_ids]
 
 
 @dataclass
@@ -69,6 +75,9 @@ class AppStatusListener:
             st.attempts += 1
             st.submitted = e.stage_info.submission_time
             self.skipped_stages.discard(st.stage_id)
+            for job in self.jobs.values():
+                if job.completed is None and st.stage_id in job.stage_ids:
+                    job.run_stage_ids.add(st.stage_id)
         elif isinstance(e, ev.SparkListenerStageCompleted):
             st = self.stages[e.stage_info.stage_id]
             st.completed, st.failure = e.stage_info.completion_time, e.stage_info.failure_reason

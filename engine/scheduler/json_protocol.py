@@ -31,6 +31,7 @@ import os
 import re
 from typing import Any, Callable
 
+from engine.storage import BLOCK_MANAGER_PORT
 from engine.scheduler.events import (
     AccumulableInfo,
     RDDInfo,
@@ -428,7 +429,8 @@ def task_end_reason_json(reason: TaskEndReason, task_info: TaskInfo | None = Non
     elif reason.reason == "FetchFailed":
         if reason.executor_id is not None:
             # Ember knows the executor that held the map output, not its block manager's endpoint.
-            out["Block Manager Address"] = {"Executor ID": reason.executor_id, "Host": "", "Port": 0}
+            out["Block Manager Address"] = {"Executor ID": reason.executor_id or "driver", "Host": "localhost",
+                                            "Port": BLOCK_MANAGER_PORT}
         out["Shuffle ID"] = reason.shuffle_id if reason.shuffle_id is not None else -1
         out["Map ID"] = reason.map_id if reason.map_id is not None else -1
         out["Map Index"] = reason.map_id if reason.map_id is not None else -1
@@ -436,7 +438,7 @@ def task_end_reason_json(reason: TaskEndReason, task_info: TaskInfo | None = Non
         out["Message"] = reason.message or ""
     elif reason.reason == "ExecutorLostFailure":
         out["Executor ID"] = reason.executor_id or "Unknown"
-        out["Exit Caused By App"] = True
+        out["Exit Caused By App"] = True  # Ember cannot tell; Spark reads a missing value as true
         if reason.message is not None:
             out["Loss Reason"] = reason.message
     # Success, Resubmitted, TaskResultLost, UnknownReason: nothing more to write.

@@ -34,7 +34,7 @@ from engine.scheduler.listener_bus import LiveListenerBus
 from engine.shuffle.manager import ShuffleManager
 from engine.sql.conf import DEFAULTS, RuntimeConfig, parse_master
 from engine.sql.types import LongType
-from engine.storage import BlockManager
+from engine.storage import BLOCK_MANAGER_PORT, BlockManager
 
 EMBER_VERSION = "0.1.0"
 
@@ -224,7 +224,7 @@ class SparkSession:
         host = self.env.host
         self.bus.post(ev.SparkListenerExecutorAdded(now, "driver", host, self.slots))
         max_mem = _storage_memory()
-        self.bus.post(ev.SparkListenerBlockManagerAdded(now, "driver", host, 0, max_mem, max_mem))
+        self.bus.post(ev.SparkListenerBlockManagerAdded(now, "driver", host, BLOCK_MANAGER_PORT, max_mem, max_mem))
         self.bus.post(ev.SparkListenerEnvironmentUpdate(
             spark_properties={**self.conf.getAll(), "spark.app.id": self.app_id, "spark.driver.host": host,
                               "spark.executor.id": "driver", "spark.app.startTime": str(now)},
