@@ -13,6 +13,10 @@ def _bytes(n: float) -> str:
     return str(n)
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
 def print_summary(session, console: Console) -> None:
     status = session.status
     jobs = sorted(status.jobs.values(), key=lambda j: j.job_id)
@@ -20,9 +24,10 @@ def print_summary(session, console: Console) -> None:
     ran = [s for s in stages if s.attempts]
     failed_jobs = [j for j in jobs if j.succeeded is False]
     duration = ((status.end_time or 0) - (status.start_time or 0)) / 1000
+    skipped = sum(len(j.skipped_stage_ids) for j in jobs)
     console.print(f"[bold]{session.app_name}[/] ({session.app_id}) ran in {duration:.2f} s: "
-                  f"{len(jobs)} jobs ({len(failed_jobs)} failed), {len(ran)} stages run, "
-                  f"{len(status.skipped_stages)} skipped, {status.task_count} tasks.")
+                  f"{_count(len(jobs), 'job')} ({len(failed_jobs)} failed), {_count(len(ran), 'stage')} run, "
+                  f"{skipped} skipped, {_count(status.task_count, 'task')}.")
     console.print(f"Event log: [cyan]{session.event_log_path or '(spark.eventLog.enabled=false)'}[/]")
     if not ran:
         return

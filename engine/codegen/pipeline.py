@@ -331,10 +331,10 @@ def _emit_attribute(g: _Emitter, e: AttributeReference) -> _Val:
 
 
 def _numeric_operand(g: _Emitter, e: Expression, parent: Expression) -> _Val:
-    val = g.expr(e)
-    if not (is_numeric(val.type) or isinstance(val.type, NullType)):
-        raise CodegenUnsupported(f"{parent}: arithmetic on {val.type.simpleString()} is not compiled")
-    return val
+    t = e.data_type          # checked before generating e, so the reason names the operation
+    if not (is_numeric(t) or isinstance(t, NullType)):
+        raise CodegenUnsupported(f"{parent}: arithmetic on {t.simpleString()} is not compiled")
+    return g.expr(e)
 
 
 def _emit_arithmetic(g: _Emitter, e: Arithmetic) -> _Val:
@@ -424,8 +424,8 @@ def _compare_code(op: str, a: str, b: str, t: DataType) -> str:
 
 
 def _emit_comparison(g: _Emitter, e: Comparison) -> _Val:
+    t = _comparable_type(e.left.data_type, e.right.data_type, e)
     left, right = g.expr(e.left), g.expr(e.right)
-    t = _comparable_type(left.type, right.type, e)
     if isinstance(t, NullType):
         return _Val("True", "False", BooleanType()) if e.op == "<=>" else _Val("False", "True", BooleanType())
     lv, rv = g.coerce(left, t, e), g.coerce(right, t, e)
@@ -492,11 +492,11 @@ def _emit_is_not_null(g: _Emitter, e: IsNotNull) -> _Val:
 
 def _emit_in(g: _Emitter, e: In) -> _Val:
     # true if equal to an item; else null if the value or any item is null; else false
+    t = e.value.data_type
+    for item in e.items:
+        t = _comparable_type(t, item.data_type, e)
     value = g.expr(e.value)
     items = [g.expr(item) for item in e.items]
-    t = value.type
-    for item in items:
-        t = _comparable_type(t, item.type, e)
     if isinstance(t, NullType) or value.null == "True":
         return _Val("False", "True", BooleanType())
     v = g.coerce(value, t, e)
@@ -546,8 +546,7 @@ def _emit_case_when(g: _Emitter, e: CaseWhen) -> _Val:
 
 
 def _emit_cast(g: _Emitter, e: Cast) -> _Val:
-    child = g.expr(e.child)
-    src, dst = child.type, e.to
+    src, dst = e.child.data_type, e.to
     if isinstance(src, StringType) or isinstance(dst, StringType):
         raise CodegenUnsupported(f"{e}: casts to and from strings are not compiled")
     if isinstance(dst, NullType):
@@ -561,6 +560,7 @@ def _emit_cast(g: _Emitter, e: Cast) -> _Val:
         kinds = {_cast_kind(src), _cast_kind(dst)}
         reason = "depends on the session time zone" if kinds == {"date", "ts"} else "is not compiled"
         raise CodegenUnsupported(f"{e}: cast from {src.simpleString()} to {dst.simpleString()} {reason}")
+    child = g.expr(e.child)
     if how == "same":
         return _Val(child.value, child.null, dst, child.const)
     x = child.value
@@ -638,13 +638,13 @@ def _emit_scalar_function(g: _Emitter, e: ScalarFunction) -> _Val:
     if name in _STRING_FUNCTIONS:
         raise CodegenUnsupported(f"{e}: string functions are not compiled")
     if name in ("year", "month", "dayofmonth"):
+        arg_type = e.args[0].data_type
+        if not isinstance(arg_type, (DateType, NullType)):
+            reason = "depends on the session time zone" if isinstance(arg_type, TimestampType) else "needs a date"
+            raise CodegenUnsupported(f"{e}: {name}() of {arg_type.simpleString()} {reason}")
         arg = g.expr(e.args[0])
         if isinstance(arg.type, NullType):
             return _Val("np.int32(0)", "True", IntegerType())
-        if not isinstance(arg.type, DateType):
-            reason = ("depends on the session time zone" if isinstance(arg.type, TimestampType)
-                      else "needs a date")
-            raise CodegenUnsupported(f"{e}: {name}() of {arg.type.simpleString()} {reason}")
         if arg.null == "True":
             return _Val("np.int32(0)", "True", IntegerType())
         key = ("civil", e.args[0])
@@ -1092,11 +1092,11 @@ def compile_pipeline(input_attrs: tuple[AttributeReference, ...], condition: Exp
     """
     input_attrs = tuple(input_attrs)
     outputs = tuple(o.child if isinstance(o, Alias) else o for o in outputs)
-    if condition is not None and not isinstance(condition.data_type, (BooleanType, NullType)):
-        raise ValueError(f"condition {condition} is {condition.data_type.simpleString()}, not boolean")
     for e in ([condition] if condition is not None else []) + [o for o in outputs
                                                                if not isinstance(o, AttributeReference)]:
         for node in e.walk():
             if type(node) not in _EMITTERS:
                 raise CodegenUnsupported(_unsupported_reason(node))
+    if condition is not None and not isinstance(condition.data_type, (BooleanType, NullType)):
+        raise ValueError(f"condition {condition} is {condition.data_type.simpleString()}, not boolean")
     return CompiledPipeline(input_attrs, condition, outputs)

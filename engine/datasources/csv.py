@@ -142,11 +142,8 @@ def _read_strings(path: str, opts: CSVOptions, positions: Sequence[int]) -> pa.T
     malformed: list[str] = []
 
     def on_invalid(row) -> str:
-        if opts.mode == "FAILFAST":
-            raise SparkException(f"[MALFORMED_RECORD_IN_PARSING] Malformed records are detected in record parsing: "
-                                 f"{row.text!r}. Parse Mode: FAILFAST.")
         malformed.append(row.text)
-        return "skip"
+        return "error" if opts.mode == "FAILFAST" else "skip"
 
     quote_escapes = opts.escape is not None and opts.escape != opts.quote
     try:
@@ -166,6 +163,10 @@ def _read_strings(path: str, opts: CSVOptions, positions: Sequence[int]) -> pa.T
     except pa.ArrowInvalid as e:
         if "Empty CSV file" in str(e):
             return pa.table({f"f{i}": pa.array([], pa.string()) for i in positions})
+        if malformed and opts.mode == "FAILFAST":
+            raise SparkException(f"[MALFORMED_RECORD_IN_PARSING.WITHOUT_SUGGESTION] Malformed records are detected "
+                                 f"in record parsing: {malformed[-1]!r}. Parse Mode: FAILFAST. To process malformed "
+                                 f"records as null result, try setting the option 'mode' as 'PERMISSIVE'.") from None
         raise
     if malformed and opts.mode == "PERMISSIVE":
         return _read_strings_slowly(path, opts, positions)
@@ -467,7 +468,8 @@ def _cells(column: pa.ChunkedArray | pa.Array, opts: CSVOptions, data_type: Data
         return s
     if pa.types.is_timestamp(t):
         # Spark's default timestampFormat for writing: yyyy-MM-dd'T'HH:mm:ss.SSSXXX, here in UTC
-        return pc.binary_join_element_wise(pc.strftime(column, format="%Y-%m-%dT%H:%M:%S"), ".",
+        seconds = pc.cast(pc.floor_temporal(column, unit="second"), pa.timestamp("s"))
+        return pc.binary_join_element_wise(pc.strftime(seconds, format="%Y-%m-%dT%H:%M:%S"), ".",
                                            pc.utf8_lpad(pc.cast(pc.millisecond(column), pa.string()), 3, "0"),
                                            "Z", "")
     if pa.types.is_string(t) or pa.types.is_large_string(t):

@@ -11,8 +11,10 @@ Three entry points tie the modules of this package to the logical plan:
   format's reader and returns the columns of ``scan.scan_output``, in that order, named by their
   column keys, with the task's ``ScanMetrics``.
 
-A column present both in the files and as a partition directory is kept as a data column (read
-from the files); Spark would take the directory's value.
+A column of a user-given schema that names a partition directory is a partition column, as in
+Spark. A column found both in the files' own schema and as a partition directory is kept as a
+data column (read from the files), where Spark would take the directory's value: CSV columns are
+matched by position, so dropping it from the data columns would shift the others.
 """
 from __future__ import annotations
 
@@ -57,8 +59,12 @@ def resolve_relation(format: str, paths: Sequence[str] | str, options: OptionsLi
     given = user_schema(schema)
     files, partition_schema = list_files(roots, fmt, options, schema=given)
     data = infer_schema(fmt, files, options, given)
-    data_names = {n.lower() for n, _ in data}
-    partition_schema = [(n, t) for n, t in partition_schema if n.lower() not in data_names]
+    if given is not None:  # the user's schema names the partition columns too: they stay partitions
+        partition_names = {n.lower() for n, _ in partition_schema}
+        data = [(n, t) for n, t in data if n.lower() not in partition_names]
+    else:
+        data_names = {n.lower() for n, _ in data}
+        partition_schema = [(n, t) for n, t in partition_schema if n.lower() not in data_names]
     option_pairs = tuple(sorted(normalize_options(options).items()))
     return FileRelation(
         format=fmt,

@@ -185,15 +185,25 @@ def write_task_output(table: pa.Table, names_and_types: Sequence[tuple[str, Data
 
     stats = WriteStats()
     data_names = [n for n in names if n not in partition_cols]
+    data = _empty_strings_to_null(data, partition_cols)
     data, runs = _partition_runs(data, partition_cols)
     for start, length in runs:
         values = [data.column(c)[start].as_py() for c in partition_cols]
         rel = "/".join(partition_dir_name(c, v, types[c]) for c, v in zip(partition_cols, values))
         chunk = data.slice(start, length).select(data_names)
-        os.makedirs(os.path.join(root, rel), exist_ok=True)
         file_path, size = _write_file(chunk, types, os.path.join(root, rel), file_name, fmt, compression, options)
         stats = stats.merge(WriteStats((file_path,), size, chunk.num_rows, frozenset([rel])))
     return stats
+
+
+def _empty_strings_to_null(data: pa.Table, partition_cols: list[str]) -> pa.Table:
+    """Spark's ``Empty2Null``: "" and null name the same directory, so they are one partition."""
+    for c in partition_cols:
+        col = data.column(c)
+        if pa.types.is_string(col.type):
+            i = data.column_names.index(c)
+            data = data.set_column(i, c, pc.if_else(pc.equal(col, ""), pa.scalar(None, col.type), col))
+    return data
 
 
 def _partition_runs(data: pa.Table, partition_cols: list[str]) -> tuple[pa.Table, list[tuple[int, int]]]:
@@ -202,8 +212,7 @@ def _partition_runs(data: pa.Table, partition_cols: list[str]) -> tuple[pa.Table
     n = data.num_rows
     if n == 0:
         return data, []
-    order = pc.sort_indices(data.select(partition_cols), sort_keys=[(c, "ascending") for c in partition_cols],
-                            null_placement="at_start")
+    order = pc.sort_indices(data.select(partition_cols), sort_keys=[(c, "ascending", "at_start") for c in partition_cols])
     data_sorted = data.take(order)
     changed = pa.array([False] * max(n - 1, 0), pa.bool_())
     for c in partition_cols:
@@ -218,6 +227,7 @@ def _partition_runs(data: pa.Table, partition_cols: list[str]) -> tuple[pa.Table
 
 def _write_file(table: pa.Table, types: dict[str, DataType], directory: str, file_name: str, fmt: str,
                 compression: str | None, options: OptionsLike) -> tuple[str, int]:
+    os.makedirs(directory, exist_ok=True)
     final = os.path.join(directory, file_name)
     staging = os.path.join(directory, f".{file_name}.{uuid.uuid4().hex[:8]}.tmp")
     try:

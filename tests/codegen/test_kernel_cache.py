@@ -94,6 +94,9 @@ import pyarrow as pa
 from engine.sql.types import DoubleType, LongType
 from engine.catalyst.expressions import Arithmetic, AttributeReference, Comparison, Literal
 from engine.codegen.pipeline import compile_pipeline
+from engine.codegen.hashing import hash_columns
+
+hash_columns([pa.array([1])])     # numba's target set-up is paid once per process: not by the kernel
 
 a = AttributeReference("a", LongType(), True, 1)
 b = AttributeReference("b", DoubleType(), True, 2)

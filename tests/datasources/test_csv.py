@@ -114,10 +114,10 @@ def test_writes_csv_as_spark_writes_it(tmp_path):
 
 def test_header_names_quote_escape_and_user_schema(tmp_path):
     assert header_names(["a", "", "A", "b"]) == ["a0", "_c1", "A2", "b"]
-    path = touch(str(tmp_path / "q.csv"), "x|y|x\n'a|b'|\\'c|3\n'it''s'|d|4\n")
+    path = touch(str(tmp_path / "q.csv"), "x|y|x\n'a|b'|'\\'c'|3\n'it''s'|d|4\n")
     schema, table, _ = read_all([path], {"header": True, "sep": "|", "quote": "'", "inferSchema": True})
     assert schema == [("x0", StringType()), ("y", StringType()), ("x2", IntegerType())]
-    assert table.to_pydict() == {"c0": ["a|b", "it's"], "c1": ["\\'c", "d"], "c2": [3, 4]}
+    assert table.to_pydict() == {"c0": ["a|b", "it's"], "c1": ["'c", "d"], "c2": [3, 4]}
 
     path = touch(str(tmp_path / "t.csv"), "1\t2024-01-31\tx\textra\n2\tnot a date\ty\tmore\n")
     schema, table, _ = read_all([path], {"sep": "\\t"}, "a int, d date, s string")
