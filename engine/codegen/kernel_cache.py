@@ -76,10 +76,12 @@ _fallback_dir: Path | None = None
 
 
 def load_kernel(source: str, entry: str = "kernel") -> Kernel:
-    """The compiled function ``entry`` defined by ``source``, compiling it at most once per process.
+    """The compiled function ``entry`` defined by ``source``, compiling it at most once per process::
 
-    >>> k = load_kernel(src)          # first call: writes ember_k_<sha>.py, numba compiles or loads
-    >>> k.func(n, a, b), k.compile_ms
+        k = load_kernel(source)   # first call in a process: writes ember_k_<sha>.py if missing, and
+                                  # numba compiles it (cold) or loads its machine code (warm)
+        k.func(n, values, out), k.compile_ms, k.from_disk_cache
+        load_kernel(source) is k  # later calls: the memoized kernel
     """
     fp = fingerprint(source)
     found = _memo.get(fp)

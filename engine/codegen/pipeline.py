@@ -23,6 +23,12 @@ Policy:
   shape in another query or another process shares the compiled kernel.
 * A sub-expression computed where it dominates later uses (Spark's subexpression elimination) is
   computed once: a condition ``a + 1 > 5`` and an output ``a + 1`` share one addition.
+* Null flags and boolean values are combined with ``& | not``, which do not branch; only CASE WHEN,
+  coalesce and integer ``%`` branch. Kernels are decorated ``njit(<signature>, nogil=True,
+  cache=True, error_model="numpy")``: compiled when first imported, the GIL released while they
+  run, and a division by zero gives inf/NaN instead of raising (the result is null anyway).
+* Compile time grows faster than linearly with the number of computed outputs (about 0.2 s for a
+  selection, 0.8 s for 14 outputs, 9 s for 105, cold; a few ms from numba's disk cache).
 * Outputs that are plain columns (of any type, strings included) are not computed in the kernel:
   they are taken from the input with the kernel's selection by pyarrow.
 * Semantics are Spark's without ANSI mode: integer arithmetic wraps, ``/`` is double, ``x / 0`` and
@@ -188,13 +194,18 @@ def _true_code(val: _Val) -> str:
 
 
 class _Emitter:
-    """Generates the loop body of one kernel variant."""
+    """Generates the body of the row loop of one kernel variant.
+
+    ``scopes`` is a stack of what has been computed, one level per ``if`` block entered: an
+    expression found in an enclosing level is reused (it dominates), one computed inside a branch
+    is forgotten when the branch closes.
+    """
 
     def __init__(self, inputs: tuple[AttributeReference, ...], states: dict[int, str]):
         self.slot_of = {a.expr_id: j for j, a in enumerate(inputs)}
         self.states = states          # input slot -> "N" | "M" | "A"
         self.lines: list[str] = []
-        self.depth = 2                # inside def + for
+        self.depth = 2                # inside ``def kernel`` and ``for i in range(n)``
         self.scopes: list[dict] = [{}]
         self.counter = 0
         self.helpers: set[str] = set()
@@ -248,7 +259,8 @@ class _Emitter:
         if emitter is None:
             raise CodegenUnsupported(_unsupported_reason(e))
         val = emitter(self, e)
-        self.scopes[-1][e] = val
+        if not isinstance(e, Literal):   # constants cost nothing, and 0.0 == -0.0 would alias
+            self.scopes[-1][e] = val
         return val
 
     def coerce(self, val: _Val, to: DataType, e: Expression) -> _Val:
@@ -359,18 +371,18 @@ def _emit_arithmetic(g: _Emitter, e: Arithmetic) -> _Val:
     if e.op == "/":
         if rv.const is not None:
             return _Val(g.assign(f"{lv.value} / {rv.value}"), null, out_type)
-        zero = g.assign(f"{rv.value} == 0")       # error_model="numpy": x / 0 does not raise
+        zero = g.boolean(f"({rv.value} == 0)")    # error_model="numpy": x / 0 does not raise
         return _Val(g.assign(f"{lv.value} / {rv.value}"), g.flag(null, zero), out_type)
     if phys is _FLOAT64:
         if rv.const is not None:
             return _Val(g.assign(f"np.fmod({lv.value}, {rv.value})"), null, out_type)
-        zero = g.assign(f"{rv.value} == 0")
+        zero = g.boolean(f"({rv.value} == 0)")
         return _Val(g.assign(f"np.fmod({lv.value}, {rv.value})"), g.flag(null, zero), out_type)
     if rv.const == -1:
         return _Val(phys.zero, null, out_type)
     # Java's remainder takes the dividend's sign; Python's (numba's) takes the divisor's.
     # x % -1 is 0 and must not reach the hardware division (MIN % -1 traps).
-    zero = "False" if rv.const is not None else g.assign(f"{rv.value} == 0")
+    zero = "False" if rv.const is not None else g.boolean(f"({rv.value} == 0)")
     out = g.tmp()
     if rv.const is None:
         g.emit(f"if {zero} or {rv.value} == -1:")

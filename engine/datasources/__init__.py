@@ -14,10 +14,6 @@
 ``strategy``        the glue with ``FileRelation`` / ``FileScan``
 ==================  ========================================================================
 """
-# ``engine.sql.types`` / ``errors`` live in the ``engine.sql`` package, whose ``__init__`` imports the
-# whole engine (which imports this package back). Loading ``engine.sql`` completely first makes
-# ``import engine.datasources.<module>`` work as a first import, whatever the entry point.
-import engine.sql  # noqa: F401  (import order, see above)
 from engine.datasources.listing import list_files
 from engine.datasources.scan import PartitionColumn, ScanColumn, ScanMetrics
 from engine.datasources.schema import infer_schema

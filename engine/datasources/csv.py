@@ -318,13 +318,17 @@ def infer_column_type(arr: pa.Array | pa.ChunkedArray) -> DataType:
     if len(values) == 0:
         return StringType()
     if _all(pc.match_substring_regex(values, _INT_PATTERN)):
-        ints = [int(v) for v in values.to_pylist()]
-        lo, hi = min(ints), max(ints)
+        try:
+            bounds = pc.min_max(pc.cast(pc.utf8_ltrim(values, "+"), pa.int64()))
+            lo, hi = bounds["min"].as_py(), bounds["max"].as_py()
+        except pa.ArrowInvalid:  # beyond bigint
+            ints = [int(v) for v in values.to_pylist()]
+            lo, hi = min(ints), max(ints)
         if INT_MIN <= lo and hi <= INT_MAX:
             return IntegerType()
         if LONG_MIN <= lo and hi <= LONG_MAX:
             return LongType()
-        digits = max(len(str(abs(v))) for v in ints)
+        digits = max(len(str(abs(lo))), len(str(abs(hi))))
         return DecimalType(digits, 0) if digits <= 38 else DoubleType()
     doubles = pc.or_(pc.match_substring_regex(values, _DOUBLE_PATTERN), pc.is_in(values, pa.array(["Inf", "-Inf"])))
     if _all(doubles):

@@ -8,15 +8,14 @@ names ("number of files read", "size of files read", ...), which the analyzer re
 from __future__ import annotations
 
 
+import time
 from dataclasses import dataclass
 
 import pyarrow as pa
 
 from engine.catalyst.logical import FileScan
-from engine.datasources.csv import read_csv_split
-from engine.datasources.parquet import read_parquet_split
-from engine.datasources.scan import PartitionColumn, ScanColumn
-from engine.datasources.splits import FilePartition, plan_file_partitions
+from engine.datasources.splits import FilePartition
+from engine.datasources.strategy import plan_scan, read_partition
 from engine.execution.metrics import SQLMetric, metric
 from engine.execution.partitioning import UnknownPartitioning
 from engine.execution.spark_plan import SparkPlan, attrs_string
@@ -29,14 +28,8 @@ class FileSourceScanExec(SparkPlan):
 
     @staticmethod
     def create(scan: FileScan, conf) -> FileSourceScanExec:
-        files = scan.relation.files
-        partitions = plan_file_partitions(
-            files,
-            conf.get_bytes("spark.sql.files.maxPartitionBytes"),
-            conf.get_bytes("spark.sql.files.openCostInBytes"),
-            int(conf.get("spark.default.parallelism")),
-            splitable=scan.relation.format == "parquet",
-        )
+        """The scan with its read tasks planned: files pruned by partition values, then split and packed."""
+        partitions = plan_scan(scan, conf.getAll(), int(conf.get("spark.default.parallelism")))
         return FileSourceScanExec(scan, tuple(partitions))
 
     def declare_metrics(self) -> dict[str, SQLMetric]:
@@ -69,20 +62,11 @@ class FileSourceScanExec(SparkPlan):
                 f"Location: InMemoryFileIndex[{location}], PushedFilters: [{pushed}], ReadSchema: struct<{schema}>")
 
     def execute_partition(self, index: int, ctx) -> pa.Table:
-        import time
-
-        rel = self.scan.relation
-        wanted = {a.expr_id for a in self.scan.output}
-        data = [ScanColumn(a.name, a.data_type.to_arrow(), a.column_key) for a in rel.data_columns if a.expr_id in wanted]
-        parts = [PartitionColumn(a.name, a.data_type.to_arrow(), a.column_key, i)
-                 for i, a in enumerate(rel.partition_columns) if a.expr_id in wanted]
-        splits = self.file_partitions[index].splits if self.file_partitions else ()
         started = time.perf_counter()
-        if rel.format == "parquet":
-            table, scanned = read_parquet_split(splits, data, parts, self.scan.pushed_filters)
+        if self.file_partitions:
+            table, scanned = read_partition(self.scan, self.file_partitions[index])
         else:
-            schema = [(a.name, a.data_type) for a in rel.data_columns]
-            table, scanned = read_csv_split(splits, data, schema, dict(rel.options), parts, self.scan.pushed_filters)
+            table, scanned = read_partition(self.scan, ())
         ctx.add(self.metrics["scanTime"], int((time.perf_counter() - started) * 1000))
         ctx.add(self.metrics["numFiles"], scanned.files_read)
         ctx.add(self.metrics["filesSize"], scanned.bytes_read)
@@ -90,5 +74,4 @@ class FileSourceScanExec(SparkPlan):
         ctx.add(self.metrics["numOutputRows"], table.num_rows)
         ctx.metrics.input_bytes_read += scanned.bytes_read
         ctx.metrics.input_records_read += table.num_rows
-        return table.select([a.column_key for a in self.scan.output])
-
+        return table

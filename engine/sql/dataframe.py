@@ -339,10 +339,9 @@ class DataFrame:
 
     def collect(self) -> list[Row]:
         table = self._collect_table("collect")
-        names = table.column_names
+        make = Row.factory(table.column_names)
         columns = [c.to_pylist() for c in table.columns]
-        return [Row.from_pairs(names, values) for values in zip(*columns)] if columns else \
-            [Row.from_pairs((), ()) for _ in range(table.num_rows)]
+        return list(map(make, zip(*columns))) if columns else [make(()) for _ in range(table.num_rows)]
 
     def take(self, num: int) -> list[Row]:
         return self.limit(num).collect()

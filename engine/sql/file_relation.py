@@ -3,27 +3,16 @@ from __future__ import annotations
 
 import uuid
 
-from engine.catalyst.expressions import AttributeReference
-from engine.catalyst.logical import FileRelation, FileScan
-from engine.datasources.listing import list_files
-from engine.datasources.schema import infer_schema
+from engine.catalyst.logical import FileScan
+from engine.datasources.strategy import resolve_relation
 from engine.datasources.writer import abort_job, commit_job, prepare_output, write_task_output
 from engine.execution.write_files_exec import WriteFilesExec, WriteSpec
 from engine.sql.errors import AnalysisException
-from engine.sql.types import parse_schema
 
 
-def file_scan(fmt: str, paths: list[str], options: dict[str, str], schema, session) -> FileScan:
+def file_scan(fmt: str, paths: list[str], options: dict[str, str], schema) -> FileScan:
     """The logical scan of the files under ``paths``: files listed and schema known now, as Spark does."""
-    if isinstance(schema, str):
-        schema = parse_schema(schema)
-    files, partition_schema = list_files(paths, fmt, options, schema=schema)
-    data_schema = infer_schema(fmt, files, options, schema)
-    partition_names = {n.lower() for n, _ in partition_schema}
-    data_columns = tuple(AttributeReference(n, t, True) for n, t in data_schema if n.lower() not in partition_names)
-    partition_columns = tuple(AttributeReference(n, t, True) for n, t in partition_schema)
-    relation = FileRelation(fmt, tuple(paths), tuple(sorted(options.items())), tuple(files), data_columns,
-                            partition_columns)
+    relation = resolve_relation(fmt, paths, options, schema)
     return FileScan(relation, relation.all_columns)
 
 

@@ -41,7 +41,7 @@ class DataFrameReader:
         from engine.sql.dataframe import DataFrame
         from engine.sql.file_relation import file_scan
 
-        return DataFrame(self._session, file_scan(self._format, paths, self._options, self._schema, self._session))
+        return DataFrame(self._session, file_scan(self._format, paths, self._options, self._schema))
 
     def parquet(self, *paths, **options):
         return self.load(list(paths), "parquet", **options)

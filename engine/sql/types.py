@@ -277,6 +277,12 @@ class Row(tuple):
         row.__fields__ = tuple(names)
         return row
 
+    @staticmethod
+    def factory(names):
+        """A Row class for one schema: its rows share the field names (fast for large collects)."""
+        schema_row = type("Row", (Row,), {"__slots__": (), "__fields__": tuple(names)})
+        return lambda values: tuple.__new__(schema_row, values)
+
     def asDict(self) -> dict:  # noqa: N802
         return dict(zip(self.__fields__, self))
 
