@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import datetime as _dt
 import itertools
-from dataclasses import dataclass, field, fields, replace
-from typing import Any, Callable, Iterator
+from dataclasses import dataclass, field, replace
+from typing import Any, Callable
 
+from engine.catalyst.tree import TreeNode
 from engine.sql.types import (
     BooleanType,
     DataType,
@@ -44,56 +45,12 @@ class UnresolvedException(Exception):
 
 
 @dataclass(frozen=True, slots=True)
-class Expression:
+class Expression(TreeNode):
     """Base of all expressions."""
 
-    @property
-    def children(self) -> tuple[Expression, ...]:
-        out: list[Expression] = []
-        for f in fields(self):
-            v = getattr(self, f.name)
-            if isinstance(v, Expression):
-                out.append(v)
-            elif isinstance(v, tuple) and v and isinstance(v[0], Expression):
-                out.extend(v)
-        return tuple(out)
-
-    def with_new_children(self, children: tuple[Expression, ...]) -> Expression:
-        it = iter(children)
-        changes = {}
-        for f in fields(self):
-            v = getattr(self, f.name)
-            if isinstance(v, Expression):
-                changes[f.name] = next(it)
-            elif isinstance(v, tuple) and v and isinstance(v[0], Expression):
-                changes[f.name] = tuple(next(it) for _ in v)
-        return replace(self, **changes) if changes else self
-
-    def transform_up(self, rule: Callable[[Expression], Expression]) -> Expression:
-        """Apply ``rule`` to every node, children first; unchanged subtrees are kept as they are."""
-        kids = self.children
-        if kids:
-            new_kids = tuple(k.transform_up(rule) for k in kids)
-            node = self.with_new_children(new_kids) if any(a is not b for a, b in zip(new_kids, kids)) else self
-        else:
-            node = self
-        return rule(node)
-
-    def transform_down(self, rule: Callable[[Expression], Expression]) -> Expression:
-        node = rule(self)
-        kids = node.children
-        if not kids:
-            return node
-        new_kids = tuple(k.transform_down(rule) for k in kids)
-        if all(a is b for a, b in zip(new_kids, kids)):
-            return node
-        return node.with_new_children(new_kids)
-
-    def walk(self) -> Iterator[Expression]:
-        """Every node of the tree, pre-order."""
-        yield self
-        for c in self.children:
-            yield from c.walk()
+    @classmethod
+    def tree_base(cls) -> type:
+        return Expression
 
     @property
     def references(self) -> frozenset[AttributeReference]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field, fields, replace
-from typing import Callable, Iterator
+from typing import Callable
 
 import pyarrow as pa
 
@@ -24,34 +24,17 @@ from engine.catalyst.expressions import (
     NamedExpression,
     SortOrder,
 )
+from engine.catalyst.tree import TreeNode
 from engine.sql.types import StructField, StructType
 
 JOIN_TYPES = ("inner", "left_outer", "right_outer", "full_outer", "left_semi", "left_anti", "cross")
 
 
 @dataclass(frozen=True, slots=True)
-class LogicalPlan:
-    @property
-    def children(self) -> tuple[LogicalPlan, ...]:
-        out: list[LogicalPlan] = []
-        for f in fields(self):
-            v = getattr(self, f.name)
-            if isinstance(v, LogicalPlan):
-                out.append(v)
-            elif isinstance(v, tuple) and v and isinstance(v[0], LogicalPlan):
-                out.extend(v)
-        return tuple(out)
-
-    def with_new_children(self, children: tuple[LogicalPlan, ...]) -> LogicalPlan:
-        it = iter(children)
-        changes = {}
-        for f in fields(self):
-            v = getattr(self, f.name)
-            if isinstance(v, LogicalPlan):
-                changes[f.name] = next(it)
-            elif isinstance(v, tuple) and v and isinstance(v[0], LogicalPlan):
-                changes[f.name] = tuple(next(it) for _ in v)
-        return replace(self, **changes) if changes else self
+class LogicalPlan(TreeNode):
+    @classmethod
+    def tree_base(cls) -> type:
+        return LogicalPlan
 
     @property
     def expressions(self) -> tuple[Expression, ...]:
@@ -78,30 +61,6 @@ class LogicalPlan:
                 if any(a is not b for a, b in zip(nv, v)):
                     changes[f.name] = nv
         return replace(self, **changes) if changes else self
-
-    def transform_up(self, rule: Callable[[LogicalPlan], LogicalPlan]) -> LogicalPlan:
-        kids = self.children
-        node = self
-        if kids:
-            new_kids = tuple(k.transform_up(rule) for k in kids)
-            if any(a is not b for a, b in zip(new_kids, kids)):
-                node = self.with_new_children(new_kids)
-        return rule(node)
-
-    def transform_down(self, rule: Callable[[LogicalPlan], LogicalPlan]) -> LogicalPlan:
-        node = rule(self)
-        kids = node.children
-        if not kids:
-            return node
-        new_kids = tuple(k.transform_down(rule) for k in kids)
-        if all(a is b for a, b in zip(new_kids, kids)):
-            return node
-        return node.with_new_children(new_kids)
-
-    def walk(self) -> Iterator[LogicalPlan]:
-        yield self
-        for c in self.children:
-            yield from c.walk()
 
     @property
     def output(self) -> tuple[AttributeReference, ...]:

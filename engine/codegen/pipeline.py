@@ -193,6 +193,17 @@ def _true_code(val: _Val) -> str:
     return _and(val.value, _not(val.null))
 
 
+def _balanced(code: str) -> bool:
+    """Whether the parentheses of ``code`` balance without ever going negative."""
+    depth = 0
+    for ch in code:
+        depth += ch == "("
+        depth -= ch == ")"
+        if depth < 0:
+            return False
+    return depth == 0
+
+
 class _Emitter:
     """Generates the body of the row loop of one kernel variant.
 
@@ -479,17 +490,6 @@ def _emit_or(g: _Emitter, e: Or) -> _Val:
 def _emit_not(g: _Emitter, e: Not) -> _Val:
     child = _boolean_operand(g, e.child, e)
     return _Val(g.boolean(_not(child.value)), child.null, BooleanType())
-
-
-def _balanced(code: str) -> bool:
-    """Whether the parentheses of ``code`` balance without ever going negative."""
-    depth = 0
-    for ch in code:
-        depth += ch == "("
-        depth -= ch == ")"
-        if depth < 0:
-            return False
-    return depth == 0
 
 
 def _emit_is_null(g: _Emitter, e: IsNull) -> _Val:

@@ -7,59 +7,28 @@ No planner code dispatches on operator types: it reads these answers.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass
 
 import pyarrow as pa
 
 from engine.catalyst.expressions import AttributeReference, SortOrder
+from engine.catalyst.tree import TreeNode
 from engine.execution.metrics import SQLMetric, metric
 from engine.execution.partitioning import Distribution, Partitioning, UnknownPartitioning, UnspecifiedDistribution
 
 
 @dataclass(eq=False)
-class SparkPlan:
+class SparkPlan(TreeNode):
+    @classmethod
+    def tree_base(cls) -> type:
+        return SparkPlan
+
     def __post_init__(self):
         self.metrics: dict[str, SQLMetric] = {"numOutputRows": metric("number of output rows")}
         self.metrics.update(self.declare_metrics())
 
     def declare_metrics(self) -> dict[str, SQLMetric]:
         return {}
-
-    @property
-    def children(self) -> tuple[SparkPlan, ...]:
-        out: list[SparkPlan] = []
-        for f in fields(self):
-            v = getattr(self, f.name)
-            if isinstance(v, SparkPlan):
-                out.append(v)
-            elif isinstance(v, tuple) and v and isinstance(v[0], SparkPlan):
-                out.extend(v)
-        return tuple(out)
-
-    def with_new_children(self, children) -> SparkPlan:
-        it = iter(children)
-        changes = {}
-        for f in fields(self):
-            v = getattr(self, f.name)
-            if isinstance(v, SparkPlan):
-                changes[f.name] = next(it)
-            elif isinstance(v, tuple) and v and isinstance(v[0], SparkPlan):
-                changes[f.name] = tuple(next(it) for _ in v)
-        return replace(self, **changes) if changes else self
-
-    def transform_up(self, rule) -> SparkPlan:
-        kids = self.children
-        node = self
-        if kids:
-            new_kids = tuple(k.transform_up(rule) for k in kids)
-            if any(a is not b for a, b in zip(new_kids, kids)):
-                node = self.with_new_children(new_kids)
-        return rule(node)
-
-    def walk(self):
-        yield self
-        for c in self.children:
-            yield from c.walk()
 
     # ---- what the operator says about itself ----
     @property

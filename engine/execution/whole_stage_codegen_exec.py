@@ -79,13 +79,17 @@ class WholeStageCodegenExec(SparkPlan):
         with self._lock:
             if self._pipeline is None and self._fallback_reason is None:
                 _, source, condition, outputs = self._fused
-                started = time.perf_counter()
                 try:
                     self._pipeline = compile_pipeline(tuple(source.output), condition, outputs)
                 except CodegenUnsupported as e:
                     self._fallback_reason = str(e)
-                self.compile_seconds = time.perf_counter() - started
             return self._pipeline
+
+    @property
+    def compile_ms(self) -> float:
+        """Time spent compiling (or loading from the kernel cache) this stage's kernels so far."""
+        kernel = self.pipeline()
+        return kernel.compile_ms if kernel is not None else 0.0
 
     @property
     def compiled(self) -> bool:
@@ -109,10 +113,14 @@ class WholeStageCodegenExec(SparkPlan):
         chain, source, _, _ = self._fused
         table = source.execute_partition(index, ctx)
         started = time.perf_counter()
-        arrays = kernel.run(table)
+        compiled_before = kernel.compile_ms
+        arrays, kept = kernel.run_counted(table)
         ctx.add(self.metrics["pipelineTime"], int((time.perf_counter() - started) * 1000))
-        out = pa.Table.from_arrays(arrays, names=[a.column_key for a in self.output]) if arrays \
-            else table.select([]).slice(0, kernel.last_count if hasattr(kernel, "last_count") else table.num_rows)
+        ctx.add(self.metrics["compileTime"], int(kernel.compile_ms - compiled_before))
+        if arrays:
+            out = pa.Table.from_arrays(arrays, names=[a.column_key for a in self.output])
+        else:
+            out = table.select([]).slice(0, kept)
         for op in chain:
             ctx.add(op.metrics["numOutputRows"], out.num_rows)
         return out

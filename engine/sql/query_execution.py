@@ -202,7 +202,7 @@ def _codegen(plan) -> str:
     compiled = [s for s in stages if s.compiled]
     out = [f"Found {len(compiled)} WholeStageCodegen subtrees."]
     for i, stage in enumerate(compiled, 1):
-        out.append(f"== Subtree {i} / {len(compiled)} (compile time {stage.compile_seconds * 1000:.0f} ms) ==")
+        out.append(f"== Subtree {i} / {len(compiled)} (compile time so far {stage.compile_ms:.0f} ms) ==")
         out.append(stage.tree_string())
         out.append("")
         out.append("Generated code:")
