@@ -13,6 +13,7 @@ directory every second, so logs written after it started show up too.
 from __future__ import annotations
 
 import contextlib
+import http.client
 import json
 import os
 import signal
@@ -108,7 +109,8 @@ class HistoryServerClient:
             try:
                 self.applications()
                 return
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
+            except (urllib.error.URLError, ConnectionError, TimeoutError, http.client.HTTPException, ValueError):
+                # not listening yet, or listening before its REST API answers with JSON
                 time.sleep(POLL_INTERVAL_S)
         raise AssertionError(
             f"History Server did not answer on port {self.port} within {timeout:.0f} s.\n"

@@ -1,0 +1,450 @@
+"""The application model: one pass over the events builds read-only Arrow tables.
+
+    model = build_model(events)            # any iterable of event dicts (see diag.eventlog)
+    model.tasks                            # one row per task attempt, every metric, Spark's units
+    model.stage_quantiles("duration_ms")   # min / 25th / median / 75th / max per stage attempt
+
+Units follow Spark's log: times in milliseconds, except the ``*_ns`` columns (Executor CPU Time,
+Executor Deserialize CPU Time, Shuffle Write Time), which stay in nanoseconds. Columns are built
+in typed arrays while streaming, so a million tasks fit in a few hundred megabytes.
+"""
+from __future__ import annotations
+
+from array import array
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+SQL_EVENT_PREFIX = "org.apache.spark.sql.execution.ui."
+
+# (column, path in the TaskEnd event) for every numeric task column, in Spark's units
+TASK_METRICS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("executor_run_time_ms", ("Task Metrics", "Executor Run Time")),
+    ("executor_cpu_time_ns", ("Task Metrics", "Executor CPU Time")),
+    ("executor_deserialize_time_ms", ("Task Metrics", "Executor Deserialize Time")),
+    ("executor_deserialize_cpu_time_ns", ("Task Metrics", "Executor Deserialize CPU Time")),
+    ("result_size", ("Task Metrics", "Result Size")),
+    ("jvm_gc_time_ms", ("Task Metrics", "JVM GC Time")),
+    ("result_serialization_time_ms", ("Task Metrics", "Result Serialization Time")),
+    ("peak_execution_memory", ("Task Metrics", "Peak Execution Memory")),
+    ("memory_bytes_spilled", ("Task Metrics", "Memory Bytes Spilled")),
+    ("disk_bytes_spilled", ("Task Metrics", "Disk Bytes Spilled")),
+    ("input_bytes", ("Task Metrics", "Input Metrics", "Bytes Read")),
+    ("input_records", ("Task Metrics", "Input Metrics", "Records Read")),
+    ("output_bytes", ("Task Metrics", "Output Metrics", "Bytes Written")),
+    ("output_records", ("Task Metrics", "Output Metrics", "Records Written")),
+    ("shuffle_remote_bytes_read", ("Task Metrics", "Shuffle Read Metrics", "Remote Bytes Read")),
+    ("shuffle_local_bytes_read", ("Task Metrics", "Shuffle Read Metrics", "Local Bytes Read")),
+    ("shuffle_remote_blocks", ("Task Metrics", "Shuffle Read Metrics", "Remote Blocks Fetched")),
+    ("shuffle_local_blocks", ("Task Metrics", "Shuffle Read Metrics", "Local Blocks Fetched")),
+    ("shuffle_fetch_wait_ms", ("Task Metrics", "Shuffle Read Metrics", "Fetch Wait Time")),
+    ("shuffle_records_read", ("Task Metrics", "Shuffle Read Metrics", "Total Records Read")),
+    ("shuffle_bytes_written", ("Task Metrics", "Shuffle Write Metrics", "Shuffle Bytes Written")),
+    ("shuffle_write_time_ns", ("Task Metrics", "Shuffle Write Metrics", "Shuffle Write Time")),
+    ("shuffle_records_written", ("Task Metrics", "Shuffle Write Metrics", "Shuffle Records Written")),
+)
+
+TASK_INFO = (
+    ("task_id", "Task ID"), ("index", "Index"), ("attempt", "Attempt"), ("partition_id", "Partition ID"),
+    ("launch_time", "Launch Time"), ("finish_time", "Finish Time"), ("getting_result_time", "Getting Result Time"),
+)
+
+QUANTILES = (0.0, 0.25, 0.5, 0.75, 1.0)
+
+
+def _get(obj: dict, path: tuple[str, ...], default=0):
+    for key in path:
+        if not isinstance(obj, dict):
+            return default
+        obj = obj.get(key)
+        if obj is None:
+            return default
+    return obj
+
+
+def _int(value) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return 0
+
+
+@dataclass
+class _TaskColumns:
+    """Column builders for the tasks table: typed arrays for numbers, lists for text."""
+
+    ints: dict[str, array] = field(default_factory=lambda: {
+        name: array("q") for name in ["stage_id", "stage_attempt", *(c for c, _ in TASK_INFO), "duration_ms",
+                                      *(c for c, _ in TASK_METRICS)]})
+    flags: dict[str, list] = field(default_factory=lambda: {"speculative": [], "failed": [], "killed": []})
+    text: dict[str, list] = field(default_factory=lambda: {
+        "executor_id": [], "host": [], "locality": [], "task_type": [], "end_reason": [], "failure": []})
+
+    def add(self, e: dict) -> None:
+        info = e.get("Task Info") or {}
+        ints = self.ints
+        ints["stage_id"].append(_int(e.get("Stage ID")))
+        ints["stage_attempt"].append(_int(e.get("Stage Attempt ID")))
+        for col, key in TASK_INFO:
+            ints[col].append(_int(info.get(key)))
+        launch, finish = _int(info.get("Launch Time")), _int(info.get("Finish Time"))
+        ints["duration_ms"].append(max(0, finish - launch) if finish else 0)
+        for col, path in TASK_METRICS:
+            ints[col].append(_int(_get(e, path)))
+        self.flags["speculative"].append(bool(info.get("Speculative")))
+        self.flags["failed"].append(bool(info.get("Failed")))
+        self.flags["killed"].append(bool(info.get("Killed")))
+        reason = e.get("Task End Reason") or {}
+        text = self.text
+        text["executor_id"].append(str(info.get("Executor ID", "")))
+        text["host"].append(str(info.get("Host", "")))
+        text["locality"].append(str(info.get("Locality", "")))
+        text["task_type"].append(str(e.get("Task Type", "")))
+        text["end_reason"].append(str(reason.get("Reason", "Success")))
+        text["failure"].append(_failure_text(reason))
+
+    def table(self) -> pa.Table:
+        columns = {k: pa.array(v, pa.int64()) for k, v in self.ints.items()}
+        columns |= {k: pa.array(v, pa.bool_()) for k, v in self.flags.items()}
+        columns |= {k: pa.array(v, pa.string()) for k, v in self.text.items()}
+        return pa.table(columns)
+
+
+def _failure_text(reason: dict) -> str | None:
+    kind = reason.get("Reason", "Success")
+    if kind == "Success":
+        return None
+    if kind == "ExceptionFailure":
+        return f"{reason.get('Class Name', '')}: {reason.get('Description', '')}"
+    if kind == "FetchFailed":
+        return f"FetchFailed: {reason.get('Message', '')}"
+    if kind == "ExecutorLostFailure":
+        return f"ExecutorLostFailure: {reason.get('Loss Reason', '')}"
+    if kind == "TaskKilled":
+        return f"TaskKilled: {reason.get('Kill Reason', '')}"
+    return kind
+
+
+@dataclass
+class PlanNode:
+    """One node of a SQL execution's physical plan, with its metrics' final values."""
+
+    node_id: int
+    parent_id: int | None
+    name: str
+    description: str
+    metrics: dict[str, int]  # metric name -> value
+    metric_ids: dict[int, str]  # accumulator id -> metric name
+
+
+@dataclass
+class SQLExecution:
+    execution_id: int
+    description: str
+    start: int
+    end: int | None
+    physical_plan: str
+    nodes: list[PlanNode]
+    adaptive_plans: int = 0
+    error: str | None = None
+
+    def nodes_named(self, *prefixes: str) -> list[PlanNode]:
+        return [n for n in self.nodes if n.name.startswith(prefixes)]
+
+
+@dataclass
+class AppModel:
+    """Everything one application's log says, as tables and small records. Read-only once built."""
+
+    application: dict[str, Any]
+    environment: dict[str, str]
+    executors: pa.Table
+    jobs: pa.Table
+    stages: pa.Table
+    tasks: pa.Table
+    sql_executions: dict[int, SQLExecution]
+    event_counts: dict[str, int]
+
+    @property
+    def app_id(self) -> str:
+        return self.application.get("app_id") or "unknown"
+
+    @property
+    def duration_ms(self) -> int:
+        start, end = self.application.get("start"), self.application.get("end")
+        if start is None:
+            return 0
+        if end is None:
+            last = pc.max(self.tasks["finish_time"]).as_py() if self.tasks.num_rows else None
+            end = max(filter(None, [last, start]))
+        return max(0, end - start)
+
+    def conf(self, key: str, default: str | None = None) -> str | None:
+        return self.environment.get(key, default)
+
+    def conf_bool(self, key: str, default: bool) -> bool:
+        value = self.environment.get(key)
+        return default if value is None else value.strip().lower() == "true"
+
+    def tasks_of(self, stage_id: int, attempt: int | None = None) -> pa.Table:
+        mask = pc.equal(self.tasks["stage_id"], stage_id)
+        if attempt is not None:
+            mask = pc.and_(mask, pc.equal(self.tasks["stage_attempt"], attempt))
+        return self.tasks.filter(mask)
+
+    def stage_quantiles(self, column: str, successful_only: bool = True) -> pa.Table:
+        """Per stage attempt: min, p25, median, p75 and max of a task column, as Spark's UI shows."""
+        tasks = self.tasks
+        if successful_only:
+            tasks = tasks.filter(pc.equal(tasks["end_reason"], "Success"))
+        grouped = tasks.group_by(["stage_id", "stage_attempt"]).aggregate([
+            (column, "tdigest", pc.TDigestOptions(q=list(QUANTILES))), (column, "count")])
+        digests = grouped[f"{column}_tdigest"].to_pylist()
+        out = {"stage_id": grouped["stage_id"], "stage_attempt": grouped["stage_attempt"],
+               "tasks": grouped[f"{column}_count"]}
+        for i, name in enumerate(("min", "p25", "median", "p75", "max")):
+            out[name] = pa.array([d[i] if d else None for d in digests], pa.float64())
+        return pa.table(out).sort_by([("stage_id", "ascending"), ("stage_attempt", "ascending")])
+
+
+class _ModelBuilder:
+    def __init__(self):
+        self.application: dict[str, Any] = {}
+        self.environment: dict[str, str] = {}
+        self.executors: dict[str, dict] = {}
+        self.jobs: dict[int, dict] = {}
+        self.stages: dict[tuple[int, int], dict] = {}
+        self.stage_jobs: dict[int, list[int]] = {}
+        self.tasks = _TaskColumns()
+        self.sql: dict[int, SQLExecution] = {}
+        self.sql_values: dict[int, int] = {}  # accumulator id -> summed value
+        self.event_counts: dict[str, int] = {}
+
+    def add(self, e: dict) -> None:
+        name = e.get("Event")
+        if not isinstance(name, str):
+            return
+        short = name[len(SQL_EVENT_PREFIX):] if name.startswith(SQL_EVENT_PREFIX) else name
+        self.event_counts[short] = self.event_counts.get(short, 0) + 1
+        handler = _HANDLERS.get(short)
+        if handler is not None:
+            handler(self, e)
+
+    # ---- handlers, one per event type ----
+    def log_start(self, e):
+        self.application["spark_version"] = e.get("Spark Version")
+
+    def app_start(self, e):
+        self.application.update(app_id=e.get("App ID"), name=e.get("App Name"), start=e.get("Timestamp"),
+                                user=e.get("User"), attempt_id=e.get("App Attempt ID"))
+
+    def app_end(self, e):
+        self.application["end"] = e.get("Timestamp")
+        self.application["exit_code"] = e.get("ExitCode")
+
+    def environment_update(self, e):
+        props = e.get("Spark Properties") or {}
+        if isinstance(props, list):  # older logs write lists of pairs
+            props = {k: v for k, v in props}
+        self.environment.update({str(k): str(v) for k, v in props.items()})
+
+    def executor_added(self, e):
+        info = e.get("Executor Info") or {}
+        self.executors[str(e.get("Executor ID"))] = {
+            "executor_id": str(e.get("Executor ID")), "host": info.get("Host"), "cores": _int(info.get("Total Cores")),
+            "added": e.get("Timestamp"), "removed": None, "removed_reason": None}
+
+    def executor_removed(self, e):
+        ex = self.executors.setdefault(str(e.get("Executor ID")), {
+            "executor_id": str(e.get("Executor ID")), "host": None, "cores": 0, "added": None})
+        ex["removed"], ex["removed_reason"] = e.get("Timestamp"), e.get("Removed Reason")
+
+    def block_manager_added(self, e):
+        bm = e.get("Block Manager ID") or {}
+        executor = str(bm.get("Executor ID"))
+        if executor == "driver" and "driver" not in self.executors:
+            # local mode: the driver is the only executor; its cores come from spark.master
+            self.executors["driver"] = {"executor_id": "driver", "host": bm.get("Host"), "cores": 0,
+                                        "added": e.get("Timestamp"), "removed": None, "removed_reason": None}
+
+    def job_start(self, e):
+        job_id = _int(e.get("Job ID"))
+        props = e.get("Properties") or {}
+        stage_ids = [_int(s) for s in e.get("Stage IDs") or []]
+        self.jobs[job_id] = {
+            "job_id": job_id, "submitted": e.get("Submission Time"), "completed": None, "result": None,
+            "stage_ids": stage_ids,
+            "sql_execution_id": _int(props["spark.sql.execution.id"]) if "spark.sql.execution.id" in props else None,
+            "description": props.get("spark.job.description") or props.get("callSite.short")}
+        for info in e.get("Stage Infos") or []:
+            self._stage(info, submitted=False)
+        for sid in stage_ids:
+            self.stage_jobs.setdefault(sid, []).append(job_id)
+
+    def job_end(self, e):
+        job = self.jobs.setdefault(_int(e.get("Job ID")), {"job_id": _int(e.get("Job ID")), "stage_ids": []})
+        job["completed"] = e.get("Completion Time")
+        job["result"] = (e.get("Job Result") or {}).get("Result")
+
+    def _stage(self, info: dict, submitted: bool) -> dict:
+        key = (_int(info.get("Stage ID")), _int(info.get("Stage Attempt ID")))
+        stage = self.stages.get(key)
+        if stage is None:
+            stage = self.stages[key] = {
+                "stage_id": key[0], "attempt": key[1], "name": info.get("Stage Name", ""),
+                "num_tasks": _int(info.get("Number of Tasks")),
+                "parent_ids": [_int(p) for p in info.get("Parent IDs") or []],
+                "details": info.get("Details", ""), "submitted": None, "completed": None,
+                "failure_reason": None, "ran": False,
+                "rdd_names": [r.get("Name", "") for r in info.get("RDD Info") or []]}
+        if submitted:
+            stage["ran"] = True
+        for k_json, k in (("Submission Time", "submitted"), ("Completion Time", "completed"),
+                          ("Failure Reason", "failure_reason")):
+            if info.get(k_json) is not None and (submitted or k == "completed"):
+                stage[k] = info[k_json]
+        return stage
+
+    def stage_submitted(self, e):
+        self._stage(e.get("Stage Info") or {}, submitted=True)
+
+    def stage_completed(self, e):
+        info = e.get("Stage Info") or {}
+        stage = self._stage(info, submitted=True)
+        stage["completed"] = info.get("Completion Time")
+        stage["failure_reason"] = info.get("Failure Reason")
+
+    def task_end(self, e):
+        self.tasks.add(e)
+        for acc in (e.get("Task Info") or {}).get("Accumulables") or ():
+            if acc.get("Metadata") == "sql":
+                acc_id = _int(acc.get("ID"))
+                self.sql_values[acc_id] = self.sql_values.get(acc_id, 0) + _int(acc.get("Update"))
+
+    def sql_start(self, e):
+        execution_id = _int(e.get("executionId"))
+        nodes: list[PlanNode] = []
+        _flatten_plan(e.get("sparkPlanInfo") or {}, None, nodes)
+        self.sql[execution_id] = SQLExecution(execution_id, e.get("description", ""), _int(e.get("time")), None,
+                                              e.get("physicalPlanDescription", ""), nodes)
+
+    def sql_adaptive(self, e):
+        execution = self.sql.get(_int(e.get("executionId")))
+        if execution is None:
+            return
+        nodes: list[PlanNode] = []
+        _flatten_plan(e.get("sparkPlanInfo") or {}, None, nodes)
+        known = {n.name + n.description for n in execution.nodes}
+        offset = len(execution.nodes)
+        for n in nodes:  # keep the first plan's nodes, add the re-planned ones (their metrics are new)
+            if n.name + n.description not in known:
+                n.node_id += offset
+                execution.nodes.append(n)
+        execution.physical_plan = e.get("physicalPlanDescription", execution.physical_plan)
+        execution.adaptive_plans += 1
+
+    def sql_end(self, e):
+        execution = self.sql.get(_int(e.get("executionId")))
+        if execution is not None:
+            execution.end = _int(e.get("time"))
+            execution.error = e.get("errorMessage") or None
+
+    def driver_accum_updates(self, e):
+        for pair in e.get("accumUpdates") or ():
+            if isinstance(pair, (list, tuple)) and len(pair) == 2:
+                self.sql_values[_int(pair[0])] = self.sql_values.get(_int(pair[0]), 0) + _int(pair[1])
+
+    # ---- the result ----
+    def build(self) -> AppModel:
+        for execution in self.sql.values():
+            for node in execution.nodes:
+                node.metrics = {name: self.sql_values.get(acc_id, 0) for acc_id, name in node.metric_ids.items()}
+        cores = _local_cores(self.environment.get("spark.master", ""))
+        for ex in self.executors.values():
+            if ex["executor_id"] == "driver" and not ex["cores"]:
+                ex["cores"] = cores
+        return AppModel(
+            application=self.application,
+            environment=self.environment,
+            executors=pa.Table.from_pylist(list(self.executors.values()), schema=_EXECUTOR_SCHEMA),
+            jobs=pa.Table.from_pylist(list(self.jobs.values()), schema=_JOB_SCHEMA),
+            stages=_stages_table(self.stages, self.stage_jobs),
+            tasks=self.tasks.table(),
+            sql_executions=self.sql,
+            event_counts=self.event_counts,
+        )
+
+
+def _flatten_plan(info: dict, parent: int | None, out: list[PlanNode]) -> None:
+    node_id = len(out)
+    metric_ids = {_int(m.get("accumulatorId")): str(m.get("name")) for m in info.get("metrics") or ()}
+    out.append(PlanNode(node_id, parent, str(info.get("nodeName", "")), str(info.get("simpleString", "")), {},
+                        metric_ids))
+    for child in info.get("children") or ():
+        _flatten_plan(child, node_id, out)
+
+
+def _local_cores(master: str) -> int:
+    import os
+    import re
+
+    m = re.fullmatch(r"local(?:\[(\*|\d+)(?:,\s*\d+)?\])?", master.strip())
+    if not m:
+        return 0
+    if m.group(1) is None:
+        return 1
+    if m.group(1) == "*":
+        return os.cpu_count() or 1
+    return int(m.group(1))
+
+
+_EXECUTOR_SCHEMA = pa.schema([("executor_id", pa.string()), ("host", pa.string()), ("cores", pa.int64()),
+                              ("added", pa.int64()), ("removed", pa.int64()), ("removed_reason", pa.string())])
+_JOB_SCHEMA = pa.schema([("job_id", pa.int64()), ("submitted", pa.int64()), ("completed", pa.int64()),
+                         ("result", pa.string()), ("stage_ids", pa.list_(pa.int64())),
+                         ("sql_execution_id", pa.int64()), ("description", pa.string())])
+
+
+def _stages_table(stages: dict, stage_jobs: dict) -> pa.Table:
+    rows = []
+    for (sid, attempt), s in sorted(stages.items()):
+        rows.append({**s, "job_ids": stage_jobs.get(sid, []), "skipped": not s["ran"],
+                     "duration_ms": (s["completed"] - s["submitted"]) if s["completed"] and s["submitted"] else None})
+    schema = pa.schema([
+        ("stage_id", pa.int64()), ("attempt", pa.int64()), ("name", pa.string()), ("num_tasks", pa.int64()),
+        ("parent_ids", pa.list_(pa.int64())), ("details", pa.string()), ("submitted", pa.int64()),
+        ("completed", pa.int64()), ("failure_reason", pa.string()), ("ran", pa.bool_()),
+        ("rdd_names", pa.list_(pa.string())), ("job_ids", pa.list_(pa.int64())), ("skipped", pa.bool_()),
+        ("duration_ms", pa.int64())])
+    return pa.Table.from_pylist(rows, schema=schema)
+
+
+_HANDLERS = {
+    "SparkListenerLogStart": _ModelBuilder.log_start,
+    "SparkListenerApplicationStart": _ModelBuilder.app_start,
+    "SparkListenerApplicationEnd": _ModelBuilder.app_end,
+    "SparkListenerEnvironmentUpdate": _ModelBuilder.environment_update,
+    "SparkListenerExecutorAdded": _ModelBuilder.executor_added,
+    "SparkListenerExecutorRemoved": _ModelBuilder.executor_removed,
+    "SparkListenerBlockManagerAdded": _ModelBuilder.block_manager_added,
+    "SparkListenerJobStart": _ModelBuilder.job_start,
+    "SparkListenerJobEnd": _ModelBuilder.job_end,
+    "SparkListenerStageSubmitted": _ModelBuilder.stage_submitted,
+    "SparkListenerStageCompleted": _ModelBuilder.stage_completed,
+    "SparkListenerTaskEnd": _ModelBuilder.task_end,
+    "SparkListenerSQLExecutionStart": _ModelBuilder.sql_start,
+    "SparkListenerSQLAdaptiveExecutionUpdate": _ModelBuilder.sql_adaptive,
+    "SparkListenerSQLExecutionEnd": _ModelBuilder.sql_end,
+    "SparkListenerDriverAccumUpdates": _ModelBuilder.driver_accum_updates,
+}
+
+
+def build_model(events: Iterable[dict]) -> AppModel:
+    """The model of one application from its events, in log order."""
+    builder = _ModelBuilder()
+    for e in events:
+        builder.add(e)
+    return builder.build()
+
