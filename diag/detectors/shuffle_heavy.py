@@ -1,0 +1,110 @@
+"""Shuffle-heavy work: stages whose shuffles move more data than the job read, chains of shuffles,
+time spent waiting for shuffle blocks, and sort-merge joins that could have been broadcasts."""
+from __future__ import annotations
+
+from diag.detectors.common import Thresholds, conf_bytes, mib, severity_by_share, successful_stage_tasks
+from diag.diagnosis import Diagnosis, Location, Severity
+from diag.model import AppModel
+
+MIN_SHUFFLE_BYTES = 64 << 20  # below this, shuffles are cheap whatever the ratio
+SHUFFLE_TO_INPUT = 2.0  # shuffle write over input read that counts as heavy
+CHAIN_LENGTH = 4  # this many shuffle stages in a row in one job
+FETCH_WAIT_SHARE = 0.2  # share of task time spent waiting for shuffle blocks
+BROADCAST_CANDIDATE_BYTES = 10 << 20  # spark.sql.autoBroadcastJoinThreshold's default
+
+
+def detect(model: AppModel, config: dict | None = None) -> list[Diagnosis]:
+    t = Thresholds(__name__, config)
+    return _heavy_jobs(model, t) + _fetch_wait(model, t) + _broadcastable_joins(model, t)
+
+
+def _heavy_jobs(model: AppModel, t) -> list[Diagnosis]:
+    out = []
+    stages = {(s.stage_id, s.attempt): s for s in successful_stage_tasks(model)}
+    for job in model.jobs.to_pylist():
+        mine = [s for (sid, _), s in stages.items() if sid in set(job["stage_ids"] or [])]
+        written = sum(s.sum("shuffle_bytes_written") for s in mine)
+        read_input = sum(s.sum("input_bytes") for s in mine)
+        shuffle_stages = [s for s in mine if s.sum("shuffle_bytes_written") > 0]
+        if written < t.MIN_SHUFFLE_BYTES:
+            continue
+        ratio = written / read_input if read_input else float("inf")
+        if ratio < t.SHUFFLE_TO_INPUT and len(shuffle_stages) < t.CHAIN_LENGTH:
+            continue
+        cost = sum(s.sum("shuffle_write_time_ns") // 1_000_000 + s.sum("shuffle_fetch_wait_ms") for s in mine)
+        out.append(Diagnosis(
+            kind="shuffle_heavy", severity=severity_by_share(cost, model.duration_ms),
+            title=(f"Job {job['job_id']}: shuffled {mib(written)} MiB across {len(shuffle_stages)} shuffle "
+                   f"stage(s) for {mib(read_input)} MiB of input"),
+            location=Location(model.app_id, job_ids=(job["job_id"],), stage_ids=tuple(s.stage_id for s in shuffle_stages)),
+            evidence={"shuffle_written_mib": mib(written), "input_mib": mib(read_input),
+                      "shuffle_to_input": round(ratio, 2) if read_input else "n/a",
+                      "shuffle_stages": len(shuffle_stages)},
+            explanation=("Every shuffle writes its whole input to local disk and moves it across the network; "
+                         "this job moved more data between stages than it read."),
+            recommendation=("Cut shuffles: filter and project before joins and aggregations, broadcast small join "
+                            "sides, reuse one partitioning for consecutive operations on the same key "
+                            "(repartition once by the key), and drop repartition() calls that nothing needs."),
+            estimated_cost_ms=int(cost)))
+    return out
+
+
+def _fetch_wait(model: AppModel, t) -> list[Diagnosis]:
+    out = []
+    for stage in successful_stage_tasks(model):
+        run = stage.sum("executor_run_time_ms")
+        wait = stage.sum("shuffle_fetch_wait_ms")
+        if run <= 0 or wait / run < t.FETCH_WAIT_SHARE or wait < 1000:
+            continue
+        out.append(Diagnosis(
+            kind="shuffle_fetch_wait", severity=severity_by_share(wait, model.duration_ms),
+            title=f"Stage {stage.stage_id}: tasks waited {wait / run:.0%} of their time for shuffle blocks",
+            location=Location(model.app_id, stage_ids=(stage.stage_id,), stage_attempt=stage.attempt),
+            evidence={"fetch_wait_ms": wait, "run_time_ms": run},
+            explanation="Reduce tasks sat idle waiting for map outputs from other executors.",
+            recommendation=("Check network and the executors serving the blocks; raise "
+                            "spark.reducer.maxSizeInFlight (e.g. 96m) and spark.shuffle.io.numConnectionsPerPeer."),
+            estimated_cost_ms=wait))
+    return out
+
+
+def _broadcastable_joins(model: AppModel, t) -> list[Diagnosis]:
+    out = []
+    threshold = conf_bytes(model, "spark.sql.autoBroadcastJoinThreshold", t.BROADCAST_CANDIDATE_BYTES)
+    limit = threshold if threshold > 0 else t.BROADCAST_CANDIDATE_BYTES
+    for execution in model.sql_executions.values():
+        for join in execution.nodes_named("SortMergeJoin", "ShuffledHashJoin"):
+            sides = []
+            for child in (n for n in execution.nodes if n.parent_id == join.node_id):
+                exchange = _first_below(execution, child, "Exchange")
+                if exchange is not None:
+                    sides.append(exchange.metrics.get("data size", 0))
+            if len(sides) != 2 or min(sides) <= 0 or min(sides) > limit:
+                continue
+            small = min(sides)
+            off = threshold <= 0
+            out.append(Diagnosis(
+                kind="broadcastable_join", severity=Severity.LOW,
+                title=(f"Query {execution.execution_id}: {join.name} whose smaller side is only {mib(small)} MiB"),
+                location=Location(model.app_id, sql_execution_id=execution.execution_id, sql_node=join.name),
+                evidence={"small_side_mib": mib(small), "large_side_mib": mib(max(sides)),
+                          "autoBroadcastJoinThreshold": threshold},
+                explanation=("Both sides were shuffled and sorted although one side fits in memory on every "
+                             "executor; broadcasting it avoids shuffling the large side."
+                             + (" Broadcast joins are disabled (spark.sql.autoBroadcastJoinThreshold=-1)." if off else
+                                " Its size estimate at planning time was over the threshold.")),
+                recommendation=(f"Broadcast the small side: F.broadcast(small_df) in the join, or set "
+                                f"spark.sql.autoBroadcastJoinThreshold to at least {int(small * 2)} bytes."),
+                estimated_cost_ms=0))
+    return out
+
+
+def _first_below(execution, node, name: str):
+    if node.name.startswith(name):
+        return node
+    for child in (n for n in execution.nodes if n.parent_id == node.node_id):
+        found = _first_below(execution, child, name)
+        if found is not None:
+            return found
+    return None
+
