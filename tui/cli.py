@@ -1,7 +1,8 @@
 """The ``ember`` command.
 
-    ember run SCRIPT [ARGS...]   run a PySpark-shaped script on Ember, then summarise its event log
-    ember demo                   generate demo data, run the demo job, summarise it
+    ember run SCRIPT [ARGS...]   run a PySpark-shaped script on Ember, then diagnose its event log
+    ember demo                   generate demo data, run the demo job, diagnose it
+    ember diagnose LOG...        diagnose any Spark event log (Ember's or a real cluster's)
 """
 from __future__ import annotations
 
@@ -29,16 +30,41 @@ def _parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="run the demo job on generated data and summarise it")
     demo.add_argument("--data", default="demo-data", help="where the demo data is generated (default: demo-data)")
     demo.add_argument("--conf", action="append", default=[], metavar="KEY=VALUE")
+    diagnose = sub.add_parser("diagnose", help="diagnose Spark event logs: files, rolling directories, or "
+                                               "directories of many applications")
+    diagnose.add_argument("logs", nargs="+", metavar="LOG")
+    diagnose.add_argument("--format", choices=("text", "json", "markdown"), default="text")
+    diagnose.add_argument("--fail-on", metavar="SEVERITY", type=_severity,
+                          help="exit with status 1 when a diagnosis reaches this severity "
+                               "(info, low, moderate, severe, critical): a CI gate")
+    diagnose.add_argument("--set", action="append", default=[], metavar="DETECTOR.THRESHOLD=VALUE",
+                          help="override a detector threshold, e.g. skew.factor=3 (repeatable)")
+    diagnose.add_argument("--all", action="store_true", help="also show info-level context, not only findings")
+    diagnose.add_argument("--no-stages", action="store_true", help="leave out the per-stage table")
     return parser
 
 
-def _submit_conf(pairs: list[str], progress: bool) -> dict[str, str]:
-    conf = {}
+def _severity(name: str):
+    from diag.diagnosis import Severity
+
+    try:
+        return Severity.parse(name)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def _pairs(pairs: list[str], flag: str) -> dict[str, str]:
+    out = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key:
-            raise SystemExit(f"ember: --conf takes KEY=VALUE, got {pair!r}")
-        conf[key.strip()] = value.strip()
+            raise SystemExit(f"ember: {flag} takes KEY=VALUE, got {pair!r}")
+        out[key.strip()] = value.strip()
+    return out
+
+
+def _submit_conf(pairs: list[str], progress: bool) -> dict[str, str]:
+    conf = _pairs(pairs, "--conf")
     if progress:
         listeners = [x for x in conf.get("spark.extraListeners", "").split(",") if x]
         conf["spark.extraListeners"] = ",".join(listeners + [PROGRESS_LISTENER])
@@ -55,7 +81,58 @@ def _finish_sessions(console: Console) -> list:
     SparkSession.finished.clear()
     for session in sessions:
         print_summary(session, console)
+        if session.event_log_path:
+            reports, errors = _analyze_with_progress([session.event_log_path], {}, console)
+            _render(reports, errors, "text", console, show_info=False, stages=False)
     return sessions
+
+
+def _analyze_with_progress(paths: list[str], config: dict, console: Console):
+    from diag.analyze import AnalysisError, analyze
+
+    reports, errors = [], []
+    with Progress(console=console, transient=True) as progress:
+        bars = {}
+
+        def on_progress(source, done, total):
+            key = str(source.path)
+            if key not in bars:
+                bars[key] = progress.add_task(f"reading {source.path.name}", total=max(total, 1))
+            progress.update(bars[key], completed=done, total=max(total, done, 1))
+
+        for path in paths:
+            try:
+                found, failed = analyze(path, config, on_progress)
+            except AnalysisError as e:
+                errors.append(str(e))
+                continue
+            reports += found
+            errors += failed
+    return reports, errors
+
+
+def _render(reports, errors, fmt: str, console: Console, show_info: bool, stages: bool) -> None:
+    from diag import report
+
+    if fmt == "json":
+        print(report.to_json(reports))
+    elif fmt == "markdown":
+        print(report.to_markdown(reports), end="")
+    else:
+        report.render_text(reports, console, show_info=show_info, stages=stages)
+    for e in errors:
+        Console(stderr=True).print(f"[red]ember: {e}[/]")
+
+
+def cmd_diagnose(args, console: Console) -> int:
+    from diag.report import exit_status
+
+    config = _pairs(args.set, "--set")
+    reports, errors = _analyze_with_progress(args.logs, config, Console(stderr=True))
+    _render(reports, errors, args.format, console, args.all, not args.no_stages)
+    if not reports:
+        return 2
+    return exit_status(reports, args.fail_on)
 
 
 def cmd_run(args, console: Console) -> int:
@@ -101,7 +178,7 @@ def cmd_demo(args, console: Console) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     console = Console()
-    handler = {"run": cmd_run, "demo": cmd_demo}[args.command]
+    handler = {"run": cmd_run, "demo": cmd_demo, "diagnose": cmd_diagnose}[args.command]
     return handler(args, console)
 
 

@@ -14,8 +14,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from rich.progress import Progress
 
-ORDERS = 600_000
-CUSTOMERS = 60_000
+ORDERS = 2_000_000
+CUSTOMERS = 200_000
 SMALL_FILES = 300
 HOT_CUSTOMER_SHARE = 0.4
 

@@ -89,7 +89,7 @@ def _broadcastable_joins(model: AppModel, t) -> list[Diagnosis]:
                 location=Location(model.app_id, sql_execution_id=execution.execution_id, sql_node=join.name),
                 evidence={"small_side_mib": mib(small), "large_side_mib": mib(max(sides)),
                           "autoBroadcastJoinThreshold": threshold},
-                explanation=("Both sides were shuffled and sorted although one side fits in memory on every "
+                explanation=("Both sides were shuffled although one side fits in memory on every "
                              "executor; broadcasting it avoids shuffling the large side."
                              + (" Broadcast joins are disabled (spark.sql.autoBroadcastJoinThreshold=-1)." if off else
                                 " Its size estimate at planning time was over the threshold.")),

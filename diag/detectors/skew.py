@@ -23,7 +23,7 @@ from diag.model import AppModel
 
 FACTOR = 5.0  # max / median, as AQE's spark.sql.adaptive.skewJoin.skewedPartitionFactor
 MIN_TASKS = 4  # fewer tasks than this cannot show a median worth comparing
-MIN_EXCESS_MS = 500  # the straggler must cost at least this much over the median
+MIN_EXCESS_MS = 200  # the straggler must cost at least this much over the median
 AQE_THRESHOLD_BYTES = 256 << 20  # spark.sql.adaptive.skewJoin.skewedPartitionThresholdInBytes
 
 
