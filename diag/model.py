@@ -5,13 +5,12 @@
     model.stage_quantiles("duration_ms")   # min / 25th / median / 75th / max per stage attempt
 
 Units follow Spark's log: times in milliseconds, except the ``*_ns`` columns (Executor CPU Time,
-Executor Deserialize CPU Time, Shuffle Write Time), which stay in nanoseconds. Columns are built
-in typed arrays while streaming, so a million tasks fit in a few hundred megabytes.
+Executor Deserialize CPU Time, Shuffle Write Time), which stay in nanoseconds. Tasks are turned
+into Arrow record batches as they stream, so a million tasks fit in a few hundred megabytes.
 """
 from __future__ import annotations
 
-from array import array
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Iterable
 
 import pyarrow as pa
@@ -54,16 +53,6 @@ TASK_INFO = (
 QUANTILES = (0.0, 0.25, 0.5, 0.75, 1.0)
 
 
-def _get(obj: dict, path: tuple[str, ...], default=0):
-    for key in path:
-        if not isinstance(obj, dict):
-            return default
-        obj = obj.get(key)
-        if obj is None:
-            return default
-    return obj
-
-
 def _int(value) -> int:
     try:
         return int(value)
@@ -71,45 +60,81 @@ def _int(value) -> int:
         return 0
 
 
-@dataclass
-class _TaskColumns:
-    """Column builders for the tasks table: typed arrays for numbers, lists for text."""
+_GROUPS = ("Input Metrics", "Output Metrics", "Shuffle Read Metrics", "Shuffle Write Metrics")
 
-    ints: dict[str, array] = field(default_factory=lambda: {
-        name: array("q") for name in ["stage_id", "stage_attempt", *(c for c, _ in TASK_INFO), "duration_ms",
-                                      *(c for c, _ in TASK_METRICS)]})
-    flags: dict[str, list] = field(default_factory=lambda: {"speculative": [], "failed": [], "killed": []})
-    text: dict[str, list] = field(default_factory=lambda: {
-        "executor_id": [], "host": [], "locality": [], "task_type": [], "end_reason": [], "failure": []})
+
+def _metrics_of(group: str | None) -> list[tuple[str, str]]:
+    """(column, key) of the metrics that live directly in Task Metrics (None) or in one of its groups."""
+    return [(c, path[-1]) for c, path in TASK_METRICS if (path[1] if len(path) == 3 else None) == group]
+
+
+_METRIC_GROUPS = [(g, _metrics_of(g)) for g in (None, *_GROUPS)]
+_INT_COLUMNS = ["stage_id", "stage_attempt", *(c for c, _ in TASK_INFO),
+                *(c for _, pairs in _METRIC_GROUPS for c, _ in pairs)]
+_FLAG_COLUMNS = ["speculative", "failed", "killed"]
+_TEXT_COLUMNS = ["executor_id", "host", "locality", "task_type", "end_reason", "failure"]
+_EMPTY: dict = {}
+BATCH_ROWS = 65_536  # tasks held as Python tuples before they become Arrow columns
+
+
+class _TaskColumns:
+    """Builds the tasks table: each TaskEnd becomes one tuple; every ``BATCH_ROWS`` tuples become an
+    Arrow record batch, so memory stays columnar and the per-task cost is one tuple."""
+
+    def __init__(self):
+        self._info_keys = tuple(key for _, key in TASK_INFO)
+        self._top_keys = tuple(k for _, k in _METRIC_GROUPS[0][1])
+        self._group_keys = tuple((g, tuple(k for _, k in pairs)) for g, pairs in _METRIC_GROUPS[1:])
+        self._rows: list[tuple] = []
+        self._batches: list[pa.RecordBatch] = []
 
     def add(self, e: dict) -> None:
         info = e.get("Task Info") or {}
-        ints = self.ints
-        ints["stage_id"].append(_int(e.get("Stage ID")))
-        ints["stage_attempt"].append(_int(e.get("Stage Attempt ID")))
-        for col, key in TASK_INFO:
-            ints[col].append(_int(info.get(key)))
-        launch, finish = _int(info.get("Launch Time")), _int(info.get("Finish Time"))
-        ints["duration_ms"].append(max(0, finish - launch) if finish else 0)
-        for col, path in TASK_METRICS:
-            ints[col].append(_int(_get(e, path)))
-        self.flags["speculative"].append(bool(info.get("Speculative")))
-        self.flags["failed"].append(bool(info.get("Failed")))
-        self.flags["killed"].append(bool(info.get("Killed")))
+        metrics = e.get("Task Metrics") or {}
         reason = e.get("Task End Reason") or {}
-        text = self.text
-        text["executor_id"].append(str(info.get("Executor ID", "")))
-        text["host"].append(str(info.get("Host", "")))
-        text["locality"].append(str(info.get("Locality", "")))
-        text["task_type"].append(str(e.get("Task Type", "")))
-        text["end_reason"].append(str(reason.get("Reason", "Success")))
-        text["failure"].append(_failure_text(reason))
+        values = [e.get("Stage ID"), e.get("Stage Attempt ID"), *map(info.get, self._info_keys),
+                  *map(metrics.get, self._top_keys)]
+        for group, keys in self._group_keys:
+            values += map((metrics.get(group) or _EMPTY).get, keys)
+        self._rows.append((
+            *values,
+            bool(info.get("Speculative")), bool(info.get("Failed")), bool(info.get("Killed")),
+            info.get("Executor ID"), info.get("Host"), info.get("Locality"), e.get("Task Type"),
+            reason.get("Reason", "Success"), _failure_text(reason),
+        ))
+        if len(self._rows) >= BATCH_ROWS:
+            self._flush()
+
+    def _flush(self) -> None:
+        if not self._rows:
+            return
+        columns = list(zip(*self._rows))
+        self._rows = []
+        arrays = [_int_column(c) for c in columns[:len(_INT_COLUMNS)]]
+        flags = columns[len(_INT_COLUMNS):len(_INT_COLUMNS) + len(_FLAG_COLUMNS)]
+        texts = columns[len(_INT_COLUMNS) + len(_FLAG_COLUMNS):]
+        arrays += [pa.array(c, pa.bool_()) for c in flags]
+        arrays += [pa.array([None if v is None else str(v) for v in c], pa.string()) for c in texts]
+        launch, finish = arrays[_INT_COLUMNS.index("launch_time")], arrays[_INT_COLUMNS.index("finish_time")]
+        duration = pc.if_else(pc.greater(finish, 0), pc.max_element_wise(pc.subtract(finish, launch), 0), 0)
+        self._batches.append(pa.RecordBatch.from_arrays(
+            arrays + [duration], _INT_COLUMNS + _FLAG_COLUMNS + _TEXT_COLUMNS + ["duration_ms"]))
 
     def table(self) -> pa.Table:
-        columns = {k: pa.array(v, pa.int64()) for k, v in self.ints.items()}
-        columns |= {k: pa.array(v, pa.bool_()) for k, v in self.flags.items()}
-        columns |= {k: pa.array(v, pa.string()) for k, v in self.text.items()}
-        return pa.table(columns)
+        self._flush()
+        if not self._batches:
+            schema = pa.schema([(c, pa.int64()) for c in _INT_COLUMNS] + [(c, pa.bool_()) for c in _FLAG_COLUMNS]
+                               + [(c, pa.string()) for c in _TEXT_COLUMNS] + [("duration_ms", pa.int64())])
+            return schema.empty_table()
+        return pa.Table.from_batches(self._batches)
+
+
+def _int_column(values) -> pa.Array:
+    """Integers as Arrow; a damaged value (a string, a float) counts as 0 rather than failing the log."""
+    try:
+        return pa.array(values, pa.int64()).fill_null(0)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+        return pa.array([_int(v) for v in values], pa.int64())
 
 
 def _failure_text(reason: dict) -> str | None:
