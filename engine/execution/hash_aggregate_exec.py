@@ -3,16 +3,28 @@
 ``partial`` aggregates each input partition into per-group buffers (sum, count, min, max; avg
 keeps sum and count), the exchange brings each group's buffers together, and ``final`` merges
 them and computes the result expressions. ``complete`` does both at once after the exchange; the
-planner uses it for DISTINCT aggregates. Hash tables are pyarrow's grouped aggregation kernels.
+planner uses it for DISTINCT aggregates.
+
+A ``partial`` aggregate whose keys and inputs compile is the top of a whole-stage kernel (Spark's
+``*(1) HashAggregate``): ``supports_codegen`` says so, ``blocking_codegen`` says it ends the
+pipeline, and ``compile_codegen`` builds the kernel over the fused pipeline's input
+(``engine.codegen.aggregate``: an open-addressing hash table filled by generated numba code).
+Everything else, and any partial aggregate run outside a compiled stage, uses pyarrow's grouped
+aggregation kernels. Both give the same buffers: max and min of doubles follow Spark's ordering,
+where NaN is above every other value.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
+from typing import Callable
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from engine.catalyst.expressions import AggregateFunction, AttributeReference, Literal
+from engine.catalyst.expressions import AggregateFunction, AttributeReference, Expression, Literal
+from engine.codegen.aggregate import AggregateBuffer, CompiledAggregate, compile_aggregate
+from engine.codegen.pipeline import CodegenUnsupported
 from engine.execution.evaluator import evaluate
 from engine.execution.partitioning import AllTuples, ClusteredDistribution, UnspecifiedDistribution
 from engine.execution.project_exec import project
@@ -63,6 +75,51 @@ class HashAggregateExec(SparkPlan):
     def output_partitioning(self):
         return self.child.output_partitioning
 
+    # ---- whole-stage codegen ----
+    @property
+    def supports_codegen(self) -> bool:
+        """True for a partial aggregate whose keys and inputs compile (see ``codegen_fallback_reason``)."""
+        return self.mode == "partial" and self.codegen_fallback_reason is None
+
+    @property
+    def blocking_codegen(self) -> bool:
+        """Spark's BlockingOperatorWithCodegen: it consumes all its input before it produces a row,
+        so it can only be the top of a whole-stage pipeline, never in the middle of one."""
+        return True
+
+    @cached_property
+    def codegen_fallback_reason(self) -> str | None:
+        """Why this partial aggregate stays on pyarrow, or None when it compiles (and for the
+        final and complete phases, which are never compiled)."""
+        if self.mode != "partial":
+            return None
+        try:
+            self.compile_codegen(tuple(self.child.output))
+        except CodegenUnsupported as e:
+            return e.reason
+        return None
+
+    def codegen_buffers(self) -> tuple[AggregateBuffer, ...]:
+        """The partial buffers as the kernel accumulates them, over the child's output."""
+        out = []
+        for fn, attrs in zip(self.functions, self.buffer_attrs):
+            if fn.distinct:
+                raise CodegenUnsupported(f"{fn.sql()}: DISTINCT aggregates are not compiled")
+            for buffer, attr in zip(buffer_names(fn), attrs):
+                out.append(AggregateBuffer(buffer, None if _counts_rows(fn) else fn.child, attr.data_type))
+        return tuple(out)
+
+    def compile_codegen(self, input_attrs: tuple[AttributeReference, ...], condition: Expression | None = None,
+                        rewrite: Callable[[Expression], Expression] = lambda e: e) -> CompiledAggregate:
+        """This partial aggregate as the top of a kernel whose rows are ``input_attrs`` filtered by
+        ``condition``; ``rewrite`` substitutes the fused projections into keys and inputs.
+        Raises ``CodegenUnsupported`` with the reason when something cannot compile."""
+        if self.mode != "partial":
+            raise CodegenUnsupported(f"{self.simple_string()}: only the partial aggregate is compiled")
+        keys = tuple(rewrite(e) for e in self.grouping_inputs)
+        buffers = tuple(b.with_input(rewrite) for b in self.codegen_buffers())
+        return compile_aggregate(input_attrs, condition, keys, buffers)
+
     def execute_partition(self, index: int, ctx) -> pa.Table:
         table = self.child.execute_partition(index, ctx)
         ctx.observe_memory(table.nbytes)
@@ -84,11 +141,23 @@ class HashAggregateExec(SparkPlan):
         keys = [a.column_key for a in self.key_attrs]
         if not columns:
             columns = {"__empty": pa.array([], pa.int8())}
-        grouped = pa.table(columns).group_by(keys, use_threads=False).aggregate(specs)
+        # pyarrow's max skips NaN; Spark's ordering puts NaN above every other double
+        nan_flags = {}
+        for col, fn, *_ in specs:
+            if fn == "max" and col and pa.types.is_floating(columns[col].type) and col not in nan_flags:
+                nan_flags[col] = f"{col}__nan"
+                columns[nan_flags[col]] = pc.is_nan(columns[col])
+        extra = [(flag, "any") for flag in nan_flags.values()]
+        grouped = pa.table(columns).group_by(keys, use_threads=False).aggregate(specs + extra)
         produced = [f"{col}_{fn}" if col else fn for col, fn, *_ in specs]
-        return pa.table(
-            {k: grouped.column(k) for k in keys} | {n: grouped.column(p) for n, p in zip(names, produced)}
-        )
+        out = {k: grouped.column(k) for k in keys}
+        for name, p, (col, fn, *_) in zip(names, produced, specs):
+            column = grouped.column(p)
+            if fn == "max" and col in nan_flags:
+                any_nan = pc.fill_null(grouped.column(f"{nan_flags[col]}_any"), False)
+                column = pc.if_else(any_nan, pa.scalar(float("nan"), column.type), column)
+            out[name] = column
+        return pa.table(out)
 
     def _partial(self, table: pa.Table) -> pa.Table:
         columns = self._keys(table)

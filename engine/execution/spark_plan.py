@@ -62,6 +62,17 @@ class SparkPlan(TreeNode):
         return False
 
     @property
+    def blocking_codegen(self) -> bool:
+        """True for an operator that consumes its whole input inside a kernel (a partial aggregate):
+        it can only be the top of a fused chain."""
+        return False
+
+    @property
+    def codegen_fallback_reason(self) -> str | None:
+        """Why an operator that could be fused cannot be compiled for this plan (shown by explain)."""
+        return None
+
+    @property
     def is_stage_boundary(self) -> bool:
         """True for Exchanges: the rows below are produced by another stage (or job)."""
         return False

@@ -1,10 +1,17 @@
-"""WholeStageCodegenExec: a chain of Filter and Project operators run as one compiled kernel.
+"""WholeStageCodegenExec: a chain of Filter and Project operators, optionally topped by a partial
+HashAggregate, run as one compiled kernel.
 
 Spark fuses the narrow operators of a pipeline into one generated function. Ember composes the
 chain into one condition and one list of output expressions over the chain's input columns and
-hands them to ``engine.codegen.pipeline``, which generates and compiles a numba function. When an
-expression cannot be compiled (strings, Python UDFs...), the chain runs operator by operator
-with pyarrow.compute instead, and ``explain`` says why.
+hands them to ``engine.codegen.pipeline``, which generates and compiles a numba function. When
+the top of the chain is a blocking operator (a partial aggregate: ``blocking_codegen``), the
+operator compiles itself over the same condition, with the chain's projections substituted into
+its keys and inputs (``compile_codegen``), and the stage outputs its partial buffers.
+
+When an expression cannot be compiled (strings, Python UDFs...), the chain runs operator by
+operator with pyarrow.compute instead, and ``explain`` says why. A stage whose top operator does
+not support codegen at all (CollapseCodegenStages wraps a partial aggregate that cannot compile,
+so that explain("codegen") shows its reason) only runs that operator.
 """
 from __future__ import annotations
 
@@ -19,6 +26,20 @@ from engine.codegen.pipeline import CodegenUnsupported, compile_pipeline
 from engine.execution.filter_exec import FilterExec
 from engine.execution.metrics import SQLMetric, metric
 from engine.execution.spark_plan import SparkPlan
+
+
+def is_blocking_codegen(node: SparkPlan) -> bool:
+    """Whether ``node`` compiles as the top of a whole-stage kernel only (a partial aggregate)."""
+    return node.supports_codegen and node.blocking_codegen
+
+
+@dataclass(frozen=True, slots=True)
+class _Fused:
+    chain: tuple[SparkPlan, ...]      # the fused operators, top first
+    source: SparkPlan                 # the operator whose rows feed the kernel
+    condition: object                 # every filter of the chain, over the source's output
+    outputs: tuple | None             # the top's output over the source's output (None: blocking top)
+    substitute: object                # expression over the top's child -> over the source's output
 
 
 @dataclass(eq=False)
@@ -48,10 +69,12 @@ class WholeStageCodegenExec(SparkPlan):
     def node_name(self) -> str:
         return f"WholeStageCodegen ({self.codegen_stage_id})"
 
-    def _fuse(self):
-        chain = []
-        node = self.child
-        while node.supports_codegen:
+    def _fuse(self) -> _Fused:
+        top = self.child
+        blocking = is_blocking_codegen(top)
+        chain = [top] if blocking else []
+        node = top.child if blocking else top
+        while node.supports_codegen and not is_blocking_codegen(node):
             chain.append(node)
             node = node.child
         source = node
@@ -61,26 +84,36 @@ class WholeStageCodegenExec(SparkPlan):
             return e.transform_up(lambda n: mapping.get(n.expr_id, n) if isinstance(n, AttributeReference) else n)
 
         conditions = []
-        for op in reversed(chain):
+        for op in reversed(chain[1:] if blocking else chain):
             if isinstance(op, FilterExec):
                 conditions.append(substitute(op.condition))
             else:
                 mapping = {e.expr_id: substitute(e.child if isinstance(e, Alias) else e) for e in op.project_list}
-        outputs = tuple(mapping[a.expr_id] for a in self.child.output)
-        return chain, source, conjunction(conditions), outputs
+        outputs = None if blocking or not chain else tuple(mapping[a.expr_id] for a in self.child.output)
+        return _Fused(tuple(chain), source, conjunction(conditions), outputs, substitute)
 
     @property
     def source(self) -> SparkPlan:
         """The operator whose rows feed the kernel (a scan, an exchange, a join...)."""
-        return self._fused[1]
+        return self._fused.source
 
     def pipeline(self):
-        """The compiled kernel, compiling it on first use; None when the chain fell back."""
+        """The compiled kernel (a ``CompiledPipeline``, or a ``CompiledAggregate`` under a blocking
+        top), compiling it on first use; None when the stage falls back."""
         with self._lock:
             if self._pipeline is None and self._fallback_reason is None:
-                _, source, condition, outputs = self._fused
+                fused = self._fused
                 try:
-                    self._pipeline = compile_pipeline(tuple(source.output), condition, outputs)
+                    if not fused.chain:
+                        top = self.child
+                        raise CodegenUnsupported(top.codegen_fallback_reason
+                                                 or f"{top.node_name} does not support codegen")
+                    if fused.outputs is None:
+                        self._pipeline = fused.chain[0].compile_codegen(
+                            tuple(fused.source.output), fused.condition, fused.substitute)
+                    else:
+                        self._pipeline = compile_pipeline(tuple(fused.source.output), fused.condition,
+                                                          fused.outputs)
                 except CodegenUnsupported as e:
                     self._fallback_reason = str(e)
             return self._pipeline
@@ -104,14 +137,15 @@ class WholeStageCodegenExec(SparkPlan):
         kernel = self.pipeline()
         if kernel is None:
             return f"/* not compiled, ran with pyarrow.compute: {self._fallback_reason} */"
-        return kernel.source
+        # an aggregate kernel is shown with what its generated names stand for
+        return kernel.source if self._fused.outputs is not None else kernel.explain()
 
     def execute_partition(self, index: int, ctx) -> pa.Table:
         kernel = self.pipeline()
         if kernel is None:
             return self.child.execute_partition(index, ctx)
-        chain, source, _, _ = self._fused
-        table = source.execute_partition(index, ctx)
+        fused = self._fused
+        table = fused.source.execute_partition(index, ctx)
         started = time.perf_counter()
         compiled_before = kernel.compile_ms
         arrays, kept = kernel.run_counted(table)
@@ -121,6 +155,10 @@ class WholeStageCodegenExec(SparkPlan):
             out = pa.Table.from_arrays(arrays, names=[a.column_key for a in self.output])
         else:
             out = table.select([]).slice(0, kept)
-        for op in chain:
-            ctx.add(op.metrics["numOutputRows"], out.num_rows)
+        if fused.outputs is None:
+            ctx.observe_memory(table.nbytes + out.nbytes)    # the input batch and the hash table's groups
+        # the top's rows are the stage's; every operator below it passed on the rows that were kept
+        ctx.add(fused.chain[0].metrics["numOutputRows"], out.num_rows)
+        for op in fused.chain[1:]:
+            ctx.add(op.metrics["numOutputRows"], kept)
         return out
