@@ -3,6 +3,7 @@
     ember run SCRIPT [ARGS...]   run a PySpark-shaped script on Ember, then diagnose its event log
     ember demo                   generate demo data, run the demo job, diagnose it
     ember diagnose LOG...        diagnose any Spark event log (Ember's or a real cluster's)
+    ember bench                  time Ember against DuckDB, Polars and PySpark on the same data
 """
 from __future__ import annotations
 
@@ -41,6 +42,10 @@ def _parser() -> argparse.ArgumentParser:
                           help="override a detector threshold, e.g. skew.factor=3 (repeatable)")
     diagnose.add_argument("--all", action="store_true", help="also show info-level context, not only findings")
     diagnose.add_argument("--no-stages", action="store_true", help="leave out the per-stage table")
+    from tui import bench
+
+    bench.add_arguments(sub.add_parser("bench", help="benchmark Ember against DuckDB, Polars and PySpark on "
+                                                     "TPC-H-shaped data, interleaved, and print the ratios"))
     return parser
 
 
@@ -178,7 +183,9 @@ def cmd_demo(args, console: Console) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     console = Console()
-    handler = {"run": cmd_run, "demo": cmd_demo, "diagnose": cmd_diagnose}[args.command]
+    from tui.bench import cmd_bench
+
+    handler = {"run": cmd_run, "demo": cmd_demo, "diagnose": cmd_diagnose, "bench": cmd_bench}[args.command]
     return handler(args, console)
 
 
