@@ -4,6 +4,7 @@
     ember demo                   generate demo data, run the demo job, diagnose it
     ember diagnose LOG...        diagnose any Spark event log (Ember's or a real cluster's)
     ember bench                  time Ember against DuckDB, Polars and PySpark on the same data
+    ember ui LOG                 the dashboard: overview and diagnoses, jobs, stages, stage detail
 """
 from __future__ import annotations
 
@@ -42,6 +43,8 @@ def _parser() -> argparse.ArgumentParser:
                           help="override a detector threshold, e.g. skew.factor=3 (repeatable)")
     diagnose.add_argument("--all", action="store_true", help="also show info-level context, not only findings")
     diagnose.add_argument("--no-stages", action="store_true", help="leave out the per-stage table")
+    ui = sub.add_parser("ui", help="open the dashboard on an event log or a directory of logs")
+    ui.add_argument("path", metavar="LOG")
     from tui import bench
 
     bench.add_arguments(sub.add_parser("bench", help="benchmark Ember against DuckDB, Polars and PySpark on "
@@ -129,6 +132,12 @@ def _render(reports, errors, fmt: str, console: Console, show_info: bool, stages
         Console(stderr=True).print(f"[red]ember: {e}[/]")
 
 
+def cmd_ui(args, console: Console) -> int:
+    from tui.dashboard import run_dashboard
+
+    return run_dashboard(args.path)
+
+
 def cmd_diagnose(args, console: Console) -> int:
     from diag.report import exit_status
 
@@ -185,7 +194,8 @@ def main(argv: list[str] | None = None) -> int:
     console = Console()
     from tui.bench import cmd_bench
 
-    handler = {"run": cmd_run, "demo": cmd_demo, "diagnose": cmd_diagnose, "bench": cmd_bench}[args.command]
+    handler = {"run": cmd_run, "demo": cmd_demo, "diagnose": cmd_diagnose, "bench": cmd_bench,
+               "ui": cmd_ui}[args.command]
     return handler(args, console)
 
 

@@ -59,7 +59,9 @@ def _critical_paths(model: AppModel) -> list[Diagnosis]:
             return memo[sid]
 
         length, path = max(longest(s) for s in ids)
-        job_ms = (job["completed"] or 0) - (job["submitted"] or 0)
+        if job["completed"] is None or job["submitted"] is None:
+            continue  # the job did not finish in this log: its path is not known yet
+        job_ms = job["completed"] - job["submitted"]
         out.append(Diagnosis(
             kind="critical_path", severity=Severity.INFO,
             title=f"Job {job['job_id']}: critical path {' -> '.join(map(str, path))} ({length} ms of {job_ms} ms)",

@@ -1,0 +1,161 @@
+"""The dashboard's tables, derived once from an ``AppModel``: one row per job and per stage attempt,
+and one stage's task summary (min / 25th / median / 75th / max), the way Spark's UI shows them.
+
+Everything here is plain data (dicts and lists of numbers); the views format it. Aggregations run
+once on Arrow (one ``group_by`` over the tasks), so a log with a million tasks stays responsive.
+"""
+from __future__ import annotations
+
+import dataclasses
+from functools import cached_property
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from diag.diagnosis import Diagnosis
+from diag.model import AppModel
+from diag.report import ApplicationReport
+
+# (label, task column, kind of value) of each row of a stage's task summary, in Spark's order
+SUMMARY_METRICS: tuple[tuple[str, str, str], ...] = (
+    ("Duration", "duration_ms", "ms"),
+    ("GC time", "jvm_gc_time_ms", "ms"),
+    ("Input", "input_bytes", "bytes"),
+    ("Shuffle read", "shuffle_read_bytes", "bytes"),
+    ("Shuffle write", "shuffle_bytes_written", "bytes"),
+    ("Spill (memory)", "memory_bytes_spilled", "bytes"),
+    ("Spill (disk)", "disk_bytes_spilled", "bytes"),
+)
+
+_SUMS = ("input_bytes", "shuffle_read_bytes", "shuffle_bytes_written", "memory_bytes_spilled",
+         "disk_bytes_spilled")
+
+
+def _with_derived_columns(model: AppModel) -> AppModel:
+    """The model with ``shuffle_read_bytes`` (remote + local) added to its tasks, so that
+    ``stage_quantiles`` can summarise it like any other column."""
+    tasks = model.tasks
+    if "shuffle_read_bytes" in tasks.column_names:
+        return model
+    read = pc.add(tasks["shuffle_remote_bytes_read"], tasks["shuffle_local_bytes_read"])
+    return dataclasses.replace(model, tasks=tasks.append_column("shuffle_read_bytes", read))
+
+
+class DashboardData:
+    """One application's report, reshaped for the dashboard's views. Results are cached."""
+
+    def __init__(self, report: ApplicationReport):
+        self.report = report
+        self.model = _with_derived_columns(report.model)
+        self._quantiles: dict[str, dict[tuple[int, int], dict]] = {}
+
+    # ---- the application ----
+    @property
+    def name(self) -> str:
+        return self.model.application.get("name") or self.model.app_id
+
+    @cached_property
+    def total_cores(self) -> int:
+        cores = self.model.executors["cores"].to_pylist()
+        return int(sum(c or 0 for c in cores))
+
+    @cached_property
+    def _task_counts(self) -> dict[tuple[int, int], dict]:
+        """Per stage attempt: task count, failed tasks and byte totals."""
+        tasks = self.model.tasks
+        if not tasks.num_rows:
+            return {}
+        failed = pc.cast(pc.not_equal(tasks["end_reason"], "Success"), pa.int64())
+        t = tasks.select(["stage_id", "stage_attempt", *_SUMS]).append_column("failed", failed)
+        grouped = t.group_by(["stage_id", "stage_attempt"]).aggregate(
+            [("stage_id", "count"), ("failed", "sum"), *((c, "sum") for c in _SUMS)])
+        out = {}
+        for row in grouped.to_pylist():
+            out[(row["stage_id"], row["stage_attempt"])] = {
+                "tasks": row["stage_id_count"], "failed": row["failed_sum"],
+                **{c: row[f"{c}_sum"] for c in _SUMS}}
+        return out
+
+    def quantiles(self, column: str) -> dict[tuple[int, int], dict]:
+        """``stage_quantiles(column)`` keyed by (stage id, attempt)."""
+        if column not in self._quantiles:
+            table = self.model.stage_quantiles(column)
+            self._quantiles[column] = {(q["stage_id"], q["stage_attempt"]): q for q in table.to_pylist()}
+        return self._quantiles[column]
+
+    # ---- rows of the views ----
+    @cached_property
+    def job_rows(self) -> list[dict]:
+        stages = {s["stage_id"]: s for s in self.model.stages.to_pylist()}  # last attempt wins
+        tasks_by_stage: dict[int, int] = {}
+        for (sid, _), counts in self._task_counts.items():
+            tasks_by_stage[sid] = tasks_by_stage.get(sid, 0) + counts["tasks"]
+        rows = []
+        for job in self.model.jobs.to_pylist():
+            ids = job["stage_ids"] or []
+            ran = [s for s in ids if s in stages and not stages[s]["skipped"]]
+            submitted, completed = job["submitted"], job["completed"]
+            rows.append({
+                "job_id": job["job_id"], "description": job["description"] or "",
+                "status": _job_status(job["result"], completed),
+                "duration_ms": completed - submitted if submitted and completed else None,
+                "stages_run": len(ran), "stages_skipped": len(ids) - len(ran),
+                "tasks": sum(tasks_by_stage.get(s, 0) for s in ran)})
+        return rows
+
+    @cached_property
+    def stage_rows(self) -> list[dict]:
+        durations = self.quantiles("duration_ms")
+        rows = []
+        for s in self.model.stages.to_pylist():
+            key = (s["stage_id"], s["attempt"])
+            counts = self._task_counts.get(key, {})
+            q = durations.get(key) or {}
+            median, top = q.get("median"), q.get("max")
+            rows.append({
+                "stage_id": s["stage_id"], "attempt": s["attempt"], "name": s["name"] or "",
+                "status": "skipped" if s["skipped"] else ("failed" if s["failure_reason"] else
+                                                          "complete" if s["completed"] else "active"),
+                "tasks": counts.get("tasks", 0), "num_tasks": s["num_tasks"], "failed": counts.get("failed", 0),
+                "duration_ms": s["duration_ms"],
+                "input_bytes": counts.get("input_bytes", 0),
+                "shuffle_read_bytes": counts.get("shuffle_read_bytes", 0),
+                "shuffle_write_bytes": counts.get("shuffle_bytes_written", 0),
+                "spill_bytes": counts.get("memory_bytes_spilled", 0),
+                "skew": (top / median) if median else None,
+                "median_task_ms": median, "max_task_ms": top})
+        return rows
+
+    def stage_row(self, stage_id: int, attempt: int) -> dict | None:
+        return next((r for r in self.stage_rows if (r["stage_id"], r["attempt"]) == (stage_id, attempt)), None)
+
+    def task_summary(self, stage_id: int, attempt: int) -> list[tuple[str, str, dict | None]]:
+        """(label, kind, quantiles or None) for each metric of one stage attempt's successful tasks."""
+        return [(label, kind, self.quantiles(column).get((stage_id, attempt)))
+                for label, column, kind in SUMMARY_METRICS]
+
+    def task_durations(self, stage_id: int, attempt: int) -> list[int]:
+        tasks = self.model.tasks_of(stage_id, attempt)
+        tasks = tasks.filter(pc.equal(tasks["end_reason"], "Success"))
+        return tasks["duration_ms"].to_pylist()
+
+    # ---- diagnoses ----
+    @property
+    def diagnoses(self) -> list[Diagnosis]:
+        """Every diagnosis, ranked by the detectors' runner (most costly and severe first)."""
+        return list(self.report.run.diagnoses)
+
+    @property
+    def findings(self) -> list[Diagnosis]:
+        return self.report.findings
+
+    def diagnoses_at_stage(self, stage_id: int) -> list[Diagnosis]:
+        return [d for d in self.diagnoses if stage_id in d.location.stage_ids]
+
+
+def _job_status(result: str | None, completed: int | None) -> str:
+    if result == "JobSucceeded":
+        return "succeeded"
+    if result:
+        return "failed"
+    return "running" if completed is None else "unknown"
