@@ -57,8 +57,6 @@ Policy:
 """
 from __future__ import annotations
 
-import threading
-import time
 from dataclasses import dataclass
 from typing import Callable, Union
 
@@ -67,7 +65,7 @@ import pyarrow as pa
 
 from engine.catalyst.expressions import AttributeReference, Expression
 from engine.codegen.jit import njit
-from engine.codegen.kernel_cache import Kernel, fingerprint, load_kernel
+from engine.codegen.kernel_cache import Kernel
 # the pipeline compiler's expression emitter and Arrow helpers, shared within engine.codegen
 from engine.codegen.pipeline import (
     _EMITTERS,
@@ -75,6 +73,7 @@ from engine.codegen.pipeline import (
     _PHYSICAL,
     CODEGEN_VERSION,
     CodegenUnsupported,
+    KernelFamily,
     _boolean_operand,
     _column,
     _column_validity,
@@ -411,7 +410,7 @@ def _generate(inputs: tuple[AttributeReference, ...], used: tuple[int, ...], val
 # the compiled aggregate
 
 
-class CompiledAggregate:
+class CompiledAggregate(KernelFamily):
     """A filter + project + partial aggregate compiled to numba kernels; see :func:`compile_aggregate`.
 
     ``run`` picks (or compiles, once per process) the kernel of the batch's null pattern and
@@ -419,6 +418,8 @@ class CompiledAggregate:
     ``fingerprint`` describe the kernel used last, or before any run the kernel for the columns'
     declared nullability; ``compile_ms`` is the time spent obtaining kernels.
     """
+
+    _noun = "aggregate"
 
     def __init__(self, input_attrs: tuple[AttributeReference, ...], condition: Expression | None,
                  keys: tuple[Expression, ...], buffers: tuple[AggregateBuffer, ...]):
@@ -437,38 +438,9 @@ class CompiledAggregate:
                 (validity if j in self._count_only else valued).update(self._slot(a) for a in b.input.references)
         self._used = tuple(sorted(valued | validity))
         self._validity_only = frozenset(validity - valued)
-        self._variants: dict[tuple[str, ...], _Variant] = {}
-        self._kernels: dict[tuple[str, ...], Kernel] = {}
-        self._lock = threading.Lock()
-        self.compile_ms = 0.0
-        # every column possibly null: the pattern that visits the most of every expression
-        self._variant(tuple("M" for _ in self._used))
-        self._current = tuple("M" if input_attrs[s].nullable else "N" for s in self._used)
-        self._variant(self._current)
-
-    def _slot(self, attr: AttributeReference) -> int:
-        slot = self._slot_of.get(attr.expr_id)
-        if slot is None:
-            raise ValueError(f"{attr} is not among the aggregate's input columns "
-                             f"{[str(a) for a in self.input_attrs]}")
-        return slot
+        self._init_variants()
 
     # -- introspection ------------------------------------------------------------------------
-
-    @property
-    def source(self) -> str:
-        """The generated source of the current kernel."""
-        return self._variant(self._current).source
-
-    @property
-    def fingerprint(self) -> str:
-        """sha256 of ``source``: the kernel's name in the kernel cache."""
-        return fingerprint(self.source)
-
-    @property
-    def kernel(self) -> Kernel | None:
-        """The compiled kernel behind ``source``, once a run or ``precompile`` has loaded it."""
-        return self._kernels.get(self._current)
 
     def explain(self) -> str:
         """The source, preceded by what each generated name stands for (what explain("codegen") shows)."""
@@ -481,25 +453,9 @@ class CompiledAggregate:
 
     # -- compiling ----------------------------------------------------------------------------
 
-    def _variant(self, pattern: tuple[str, ...]) -> _Variant:
-        variant = self._variants.get(pattern)
-        if variant is None:
-            variant = _generate(self.input_attrs, self._used, self._validity_only, self.condition, self.keys,
-                                self.buffers, self._count_only, pattern)
-            self._variants[pattern] = variant
-        return variant
-
-    def _kernel(self, variant: _Variant) -> Kernel:
-        kernel = self._kernels.get(variant.pattern)
-        if kernel is None:
-            with self._lock:
-                kernel = self._kernels.get(variant.pattern)
-                if kernel is None:
-                    started = time.perf_counter()
-                    kernel = load_kernel(variant.source)
-                    self.compile_ms += (time.perf_counter() - started) * 1000.0
-                    self._kernels[variant.pattern] = kernel
-        return kernel
+    def _generate_variant(self, pattern: tuple[str, ...]) -> _Variant:
+        return _generate(self.input_attrs, self._used, self._validity_only, self.condition, self.keys,
+                         self.buffers, self._count_only, pattern)
 
     def precompile(self) -> Kernel:
         """Compile (or load) the kernel of the declared nullability now instead of at the first run."""

@@ -923,7 +923,74 @@ def _column(batch: Batch, attr: AttributeReference) -> pa.Array:
 # the compiled pipeline
 
 
-class CompiledPipeline:
+class KernelFamily:
+    """What compiled pipelines and compiled aggregates share: one generated kernel per null pattern
+    of the input columns, generated on demand and compiled (or loaded from the kernel cache) once.
+
+    A subclass sets ``input_attrs`` and ``_used`` (the slots its kernels read), implements
+    ``_generate_variant(pattern)``, and calls ``_init_variants()`` at the end of ``__init__``.
+    """
+
+    input_attrs: tuple[AttributeReference, ...]
+    _used: tuple[int, ...]
+
+    _noun = "kernel"  # what the subclass compiles, for error messages
+
+    def _init_variants(self) -> None:
+        self._variants: dict[tuple[str, ...], _Variant] = {}
+        self._kernels: dict[tuple[str, ...], Kernel] = {}
+        self._lock = threading.Lock()
+        self.compile_ms = 0.0
+        # every column possibly null: the pattern that visits the most of every expression
+        self._variant(tuple("M" for _ in self._used))
+        self._current = tuple("M" if self.input_attrs[s].nullable else "N" for s in self._used)
+        self._variant(self._current)
+
+    def _slot(self, attr: AttributeReference) -> int:
+        slot = self._slot_of.get(attr.expr_id)
+        if slot is None:
+            raise ValueError(f"{attr} is not among the {self._noun}'s input columns "
+                             f"{[str(a) for a in self.input_attrs]}")
+        return slot
+
+    @property
+    def source(self) -> str:
+        """The generated source of the current kernel (what ``explain("codegen")`` shows)."""
+        return self._variant(self._current).source
+
+    @property
+    def fingerprint(self) -> str:
+        """sha256 of ``source``: the kernel's name in the kernel cache."""
+        return fingerprint(self.source)
+
+    @property
+    def kernel(self) -> Kernel | None:
+        """The compiled kernel behind ``source``, once a run or ``precompile`` has loaded it."""
+        return self._kernels.get(self._current)
+
+    def _variant(self, pattern: tuple[str, ...]):
+        variant = self._variants.get(pattern)
+        if variant is None:
+            variant = self._variants[pattern] = self._generate_variant(pattern)
+        return variant
+
+    def _generate_variant(self, pattern: tuple[str, ...]):
+        raise NotImplementedError
+
+    def _kernel(self, variant) -> Kernel:
+        kernel = self._kernels.get(variant.pattern)
+        if kernel is None:
+            with self._lock:
+                kernel = self._kernels.get(variant.pattern)
+                if kernel is None:
+                    started = time.perf_counter()
+                    kernel = load_kernel(variant.source)
+                    self.compile_ms += (time.perf_counter() - started) * 1000.0
+                    self._kernels[variant.pattern] = kernel
+        return kernel
+
+
+class CompiledPipeline(KernelFamily):
     """A filter + project pipeline compiled to numba kernels; see :func:`compile_pipeline`.
 
     ``run`` picks (or compiles, once per process) the kernel of the batch's null pattern.
@@ -931,6 +998,8 @@ class CompiledPipeline:
     the columns' declared nullability; ``compile_ms`` is the time this pipeline spent obtaining
     kernels (numba compiles, loads from the disk cache; close to 0 when memoized in the process).
     """
+
+    _noun = "pipeline"
 
     def __init__(self, input_attrs: tuple[AttributeReference, ...], condition: Expression | None,
                  outputs: tuple[Expression, ...]):
@@ -951,39 +1020,10 @@ class CompiledPipeline:
         for e in ([condition] if condition is not None else []) + computed:
             referenced |= {self._slot(a) for a in e.references}
         self._used = tuple(sorted(referenced))
-        self._variants: dict[tuple[str, ...], _Variant] = {}
-        self._kernels: dict[tuple[str, ...], Kernel] = {}
-        self._lock = threading.Lock()
-        self.compile_ms = 0.0
         self.last_count = 0     # rows kept by the latest run on any thread; see run_counted
-        # every column possibly null: the pattern that visits the most of every expression
-        self._variant(tuple("M" for _ in self._used))
-        self._current = tuple("M" if input_attrs[s].nullable else "N" for s in self._used)
-        self._variant(self._current)
-
-    def _slot(self, attr: AttributeReference) -> int:
-        slot = self._slot_of.get(attr.expr_id)
-        if slot is None:
-            raise ValueError(f"{attr} is not among the pipeline's input columns "
-                             f"{[str(a) for a in self.input_attrs]}")
-        return slot
+        self._init_variants()
 
     # -- introspection ------------------------------------------------------------------------
-
-    @property
-    def source(self) -> str:
-        """The generated source of the current kernel (what ``explain("codegen")`` shows)."""
-        return self._variant(self._current).source
-
-    @property
-    def fingerprint(self) -> str:
-        """sha256 of ``source``: the kernel's name in the kernel cache."""
-        return fingerprint(self.source)
-
-    @property
-    def kernel(self) -> Kernel | None:
-        """The compiled kernel behind ``source``, once a run or ``precompile`` has loaded it."""
-        return self._kernels.get(self._current)
 
     def explain(self) -> str:
         """The source, preceded by which column and expression each generated name stands for."""
@@ -1000,24 +1040,8 @@ class CompiledPipeline:
 
     # -- compiling ----------------------------------------------------------------------------
 
-    def _variant(self, pattern: tuple[str, ...]) -> _Variant:
-        variant = self._variants.get(pattern)
-        if variant is None:
-            variant = _generate(self.input_attrs, self._used, self.condition, self._computed, pattern)
-            self._variants[pattern] = variant
-        return variant
-
-    def _kernel(self, variant: _Variant) -> Kernel:
-        kernel = self._kernels.get(variant.pattern)
-        if kernel is None:
-            with self._lock:
-                kernel = self._kernels.get(variant.pattern)
-                if kernel is None:
-                    started = time.perf_counter()
-                    kernel = load_kernel(variant.source)
-                    self.compile_ms += (time.perf_counter() - started) * 1000.0
-                    self._kernels[variant.pattern] = kernel
-        return kernel
+    def _generate_variant(self, pattern: tuple[str, ...]) -> _Variant:
+        return _generate(self.input_attrs, self._used, self.condition, self._computed, pattern)
 
     def precompile(self) -> Kernel | None:
         """Compile (or load) the kernel of the declared nullability now instead of at the first run."""
