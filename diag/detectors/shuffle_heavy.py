@@ -6,9 +6,9 @@ from diag.detectors.common import Thresholds, conf_bytes, mib, severity_by_share
 from diag.diagnosis import Diagnosis, Location, Severity
 from diag.model import AppModel
 
-MIN_SHUFFLE_BYTES = 64 << 20  # below this, shuffles are cheap whatever the ratio
+MIN_SHUFFLE_BYTES = 16 << 20  # below this, shuffles are cheap whatever the ratio
 SHUFFLE_TO_INPUT = 2.0  # shuffle write over input read that counts as heavy
-CHAIN_LENGTH = 4  # this many shuffle stages in a row in one job
+CHAIN_LENGTH = 3  # this many shuffle stages in one query
 FETCH_WAIT_SHARE = 0.2  # share of task time spent waiting for shuffle blocks
 BROADCAST_CANDIDATE_BYTES = 10 << 20  # spark.sql.autoBroadcastJoinThreshold's default
 
@@ -18,33 +18,48 @@ def detect(model: AppModel, config: dict | None = None) -> list[Diagnosis]:
     return _heavy_jobs(model, t) + _fetch_wait(model, t) + _broadcastable_joins(model, t)
 
 
+def _scan_bytes(execution) -> int:
+    """What a query read, from its scans' SQL metrics (task Input Metrics under-count Parquet)."""
+    return sum(n.metrics.get("size of files read", 0) for n in execution.nodes)
+
+
 def _heavy_jobs(model: AppModel, t) -> list[Diagnosis]:
+    """Queries (SQL executions) whose shuffles moved more than they read, or chained many shuffles.
+
+    Judged per query, not per job: with AQE every exchange runs as a job of its own."""
     out = []
-    stages = {(s.stage_id, s.attempt): s for s in successful_stage_tasks(model)}
-    for job in model.jobs.to_pylist():
-        mine = [s for (sid, _), s in stages.items() if sid in set(job["stage_ids"] or [])]
-        written = sum(s.sum("shuffle_bytes_written") for s in mine)
-        read_input = sum(s.sum("input_bytes") for s in mine)
-        shuffle_stages = [s for s in mine if s.sum("shuffle_bytes_written") > 0]
+    stages = {s.stage_id: s for s in successful_stage_tasks(model)}
+    jobs = model.jobs.to_pylist()
+    for execution in model.sql_executions.values():
+        mine = [j for j in jobs if j["sql_execution_id"] == execution.execution_id]
+        stage_ids = sorted({sid for j in mine for sid in j["stage_ids"] or [] if sid in stages})
+        shuffle_stages = [stages[sid] for sid in stage_ids if stages[sid].sum("shuffle_bytes_written") > 0]
+        written = sum(s.sum("shuffle_bytes_written") for s in shuffle_stages)
         if written < t.MIN_SHUFFLE_BYTES:
             continue
+        read_input = _scan_bytes(execution) or sum(stages[sid].sum("input_bytes") for sid in stage_ids)
         ratio = written / read_input if read_input else float("inf")
         if ratio < t.SHUFFLE_TO_INPUT and len(shuffle_stages) < t.CHAIN_LENGTH:
             continue
-        cost = sum(s.sum("shuffle_write_time_ns") // 1_000_000 + s.sum("shuffle_fetch_wait_ms") for s in mine)
+        cost = sum(stages[sid].sum("shuffle_write_time_ns") // 1_000_000 + stages[sid].sum("shuffle_fetch_wait_ms")
+                   for sid in stage_ids)
         out.append(Diagnosis(
             kind="shuffle_heavy", severity=severity_by_share(cost, model.duration_ms),
-            title=(f"Job {job['job_id']}: shuffled {mib(written)} MiB across {len(shuffle_stages)} shuffle "
-                   f"stage(s) for {mib(read_input)} MiB of input"),
-            location=Location(model.app_id, job_ids=(job["job_id"],), stage_ids=tuple(s.stage_id for s in shuffle_stages)),
+            title=(f"Query {execution.execution_id}: shuffled {mib(written)} MiB through {len(shuffle_stages)} "
+                   f"shuffle stage(s) for {mib(read_input)} MiB read"),
+            location=Location(model.app_id, job_ids=tuple(j["job_id"] for j in mine),
+                              stage_ids=tuple(s.stage_id for s in shuffle_stages),
+                              sql_execution_id=execution.execution_id),
             evidence={"shuffle_written_mib": mib(written), "input_mib": mib(read_input),
                       "shuffle_to_input": round(ratio, 2) if read_input else "n/a",
                       "shuffle_stages": len(shuffle_stages)},
             explanation=("Every shuffle writes its whole input to local disk and moves it across the network; "
-                         "this job moved more data between stages than it read."),
+                         "this query moved more data between stages than it read"
+                         + (f", through a chain of {len(shuffle_stages)} shuffles." if len(shuffle_stages) >= 2 else ".")),
             recommendation=("Cut shuffles: filter and project before joins and aggregations, broadcast small join "
-                            "sides, reuse one partitioning for consecutive operations on the same key "
-                            "(repartition once by the key), and drop repartition() calls that nothing needs."),
+                            "sides, partition once by the key that consecutive operations share (a window, a "
+                            "groupBy and a join on the same key can reuse one exchange), and drop repartition() "
+                            "calls that nothing needs."),
             estimated_cost_ms=int(cost)))
     return out
 

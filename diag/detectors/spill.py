@@ -27,7 +27,9 @@ def detect(model: AppModel, config: dict | None = None) -> list[Diagnosis]:
         disk = stage.sum("disk_bytes_spilled")
         if memory + disk < t.MIN_SPILL_BYTES:
             continue
-        data = stage.sum("shuffle_remote_bytes_read") + stage.sum("shuffle_local_bytes_read") + stage.sum("input_bytes")
+        shuffled_in = stage.sum("shuffle_remote_bytes_read") + stage.sum("shuffle_local_bytes_read")
+        reads_shuffle = shuffled_in > 0
+        data = shuffled_in + stage.sum("input_bytes")
         spilling = stage.tasks.filter(pc.greater(stage.column("memory_bytes_spilled"), 0))
         spill_time = int(pc.sum(spilling["duration_ms"]).as_py() or 0)
         cost = spill_time // 2  # spilling roughly doubles the I/O of the tasks that do it
@@ -51,10 +53,19 @@ def detect(model: AppModel, config: dict | None = None) -> list[Diagnosis]:
             explanation=("Each task of this stage needed more execution memory than it could get, so Spark wrote "
                          "sorted or aggregated runs to local disk and merged them back: the data crossed the disk "
                          "twice more than needed."),
-            recommendation=(f"Give each task less data: raise spark.sql.shuffle.partitions from {partitions} to "
-                            f"about {suggested} (or let AQE size them with spark.sql.adaptive.enabled=true and "
-                            "spark.sql.adaptive.advisoryPartitionSizeInBytes=64m); or give tasks more memory "
-                            "(spark.executor.memory, spark.memory.fraction)."),
+            recommendation=_fix(reads_shuffle, partitions, suggested, model),
             estimated_cost_ms=cost,
         ))
     return out
+
+
+def _fix(reads_shuffle: bool, partitions: int, suggested: int, model: AppModel) -> str:
+    more_memory = "or give tasks more memory (spark.executor.memory, spark.memory.fraction)."
+    if reads_shuffle:
+        return (f"Give each task less data: raise spark.sql.shuffle.partitions from {partitions} to about "
+                f"{suggested} (or let AQE size them: spark.sql.adaptive.enabled=true, "
+                f"spark.sql.adaptive.advisoryPartitionSizeInBytes=64m); {more_memory}")
+    split = conf_bytes(model, "spark.sql.files.maxPartitionBytes", 128 << 20)
+    return (f"This stage reads files: give each task a smaller split by lowering "
+            f"spark.sql.files.maxPartitionBytes from {mib(split)} MiB to about {mib(max(1 << 20, split // 2))} MiB; "
+            f"{more_memory}")
