@@ -10,7 +10,7 @@ into Arrow record batches as they stream, so a million tasks fit in a few hundre
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Iterable
 
 import pyarrow as pa
@@ -171,9 +171,13 @@ class SQLExecution:
     start: int
     end: int | None
     physical_plan: str
-    nodes: list[PlanNode]
-    adaptive_plans: int = 0
+    nodes: list[PlanNode]  # the latest plan: the final one once AQE has re-planned
+    earlier_plans: list[list[PlanNode]] = field(default_factory=list)  # the initial plan, then each AQE update
     error: str | None = None
+
+    @property
+    def adaptive_plans(self) -> int:
+        return len(self.earlier_plans)
 
     def nodes_named(self, *prefixes: str) -> list[PlanNode]:
         return [n for n in self.nodes if n.name.startswith(prefixes)]
@@ -361,14 +365,9 @@ class _ModelBuilder:
             return
         nodes: list[PlanNode] = []
         _flatten_plan(e.get("sparkPlanInfo") or {}, None, nodes)
-        known = {n.name + n.description for n in execution.nodes}
-        offset = len(execution.nodes)
-        for n in nodes:  # keep the first plan's nodes, add the re-planned ones (their metrics are new)
-            if n.name + n.description not in known:
-                n.node_id += offset
-                execution.nodes.append(n)
+        execution.earlier_plans.append(execution.nodes)
+        execution.nodes = nodes
         execution.physical_plan = e.get("physicalPlanDescription", execution.physical_plan)
-        execution.adaptive_plans += 1
 
     def sql_end(self, e):
         execution = self.sql.get(_int(e.get("executionId")))
@@ -384,8 +383,9 @@ class _ModelBuilder:
     # ---- the result ----
     def build(self) -> AppModel:
         for execution in self.sql.values():
-            for node in execution.nodes:
-                node.metrics = {name: self.sql_values.get(acc_id, 0) for acc_id, name in node.metric_ids.items()}
+            for plan in [*execution.earlier_plans, execution.nodes]:
+                for node in plan:
+                    node.metrics = {name: self.sql_values.get(acc_id, 0) for acc_id, name in node.metric_ids.items()}
         cores = _local_cores(self.environment.get("spark.master", ""))
         for ex in self.executors.values():
             if ex["executor_id"] == "driver" and not ex["cores"]:

@@ -91,6 +91,15 @@ def mib(n: float) -> float:
     return round(n / (1 << 20), 2)
 
 
+def human_bytes(n: float) -> str:
+    """``3.1 KiB``, ``48.0 MiB``: sizes for titles."""
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if n < 1024 or unit == "TiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n} B"
+
+
 _UNITS = {"": 1, "b": 1, "k": 1 << 10, "kb": 1 << 10, "m": 1 << 20, "mb": 1 << 20, "g": 1 << 30, "gb": 1 << 30,
           "t": 1 << 40, "tb": 1 << 40}
 

@@ -2,7 +2,14 @@
 time spent waiting for shuffle blocks, and sort-merge joins that could have been broadcasts."""
 from __future__ import annotations
 
-from diag.detectors.common import Thresholds, conf_bytes, mib, severity_by_share, successful_stage_tasks
+from diag.detectors.common import (
+    Thresholds,
+    conf_bytes,
+    human_bytes,
+    mib,
+    severity_by_share,
+    successful_stage_tasks,
+)
 from diag.diagnosis import Diagnosis, Location, Severity
 from diag.model import AppModel
 
@@ -100,7 +107,7 @@ def _broadcastable_joins(model: AppModel, t) -> list[Diagnosis]:
             off = threshold <= 0
             out.append(Diagnosis(
                 kind="broadcastable_join", severity=Severity.LOW,
-                title=(f"Query {execution.execution_id}: {join.name} whose smaller side is only {mib(small)} MiB"),
+                title=(f"Query {execution.execution_id}: {join.name} whose smaller side is only {human_bytes(small)}"),
                 location=Location(model.app_id, sql_execution_id=execution.execution_id, sql_node=join.name),
                 evidence={"small_side_mib": mib(small), "large_side_mib": mib(max(sides)),
                           "autoBroadcastJoinThreshold": threshold},
