@@ -7,6 +7,7 @@ from diag.model import AppModel
 
 GC_SHARE = 0.1  # of task run time
 MIN_GC_MS = 2000  # summed over the stage's tasks
+MIN_MEDIAN_TASK_MS = 100  # GC in tasks shorter than this is per-task overhead (see tiny_tasks), not memory pressure
 
 
 def detect(model: AppModel, config: dict | None = None) -> list[Diagnosis]:
@@ -16,6 +17,8 @@ def detect(model: AppModel, config: dict | None = None) -> list[Diagnosis]:
         gc = stage.sum("jvm_gc_time_ms")
         run = stage.sum("executor_run_time_ms")
         if run <= 0 or gc < t.MIN_GC_MS or gc / run < t.GC_SHARE:
+            continue
+        if stage.median("duration_ms") < t.MIN_MEDIAN_TASK_MS:
             continue
         out.append(Diagnosis(
             kind="gc_pressure", severity=severity_by_share(gc // max(1, stage.tasks.num_rows), model.duration_ms),

@@ -1,7 +1,7 @@
 """Detector logic on fake models (see builders.py); the real-log tests are in test_diagnose_real_logs.py."""
 from __future__ import annotations
 
-from diag.detectors import run_detectors, skew, spill, task_failures, tiny_tasks
+from diag.detectors import gc_pressure, run_detectors, skew, spill, task_failures, tiny_tasks
 from diag.diagnosis import Severity
 from tests.diag.builders import app, task
 
@@ -90,3 +90,11 @@ def test_healthy_fake_model_has_no_findings():
     run = run_detectors(app(tasks))
     assert not run.failures
     assert [d for d in run.diagnoses if d.severity >= Severity.LOW] == []
+
+
+def test_gc_pressure_on_substantial_tasks_only():
+    heavy = [task(4, duration_ms=2_000, executor_run_time_ms=2_000, jvm_gc_time_ms=600) for _ in range(8)]
+    [d] = gc_pressure.detect(app(heavy))
+    assert d.kind == "gc_pressure" and d.evidence["gc_share"] == 0.3
+    tiny = [task(4, duration_ms=20, executor_run_time_ms=20, jvm_gc_time_ms=6) for _ in range(2000)]
+    assert gc_pressure.detect(app(tiny)) == []
