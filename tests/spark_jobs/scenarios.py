@@ -92,7 +92,7 @@ def skewed_join(spark: SparkSession, scratch: Path) -> None:
     gets ~1.8 M fact rows, each other one ~12 K (plus ~25 K dimension rows each); hashing each
     joined row (SHA-256, then SHA-512) follows in the same stage, so a task's time follows its
     rows. Evidence: in the join stage (16 tasks), max/median shuffle read records ~49 and bytes
-    ~26, max/median task duration > 5 (13-18 measured); the slowest task is the one with the
+    ~26, max/median task duration > 5 (13-19 measured); the slowest task is the one with the
     largest read. No spill, no failures, the other stages balanced.
     """
     facts = spark.range(0, 2_000_000, 1, 4).select(
@@ -112,15 +112,16 @@ def spilling_aggregation(spark: SparkSession, scratch: Path) -> None:
 
     ``spark.memory.fraction=0.03`` leaves ~22 MB of unified memory for the whole driver (the block
     manager's "Maximum Memory" 22,775,070); a groupBy over 1,000,000 distinct keys then falls back
-    to sort-based aggregation and spills, in the partial aggregation of the map stage (4 tasks) and
-    in the final aggregation (2 tasks after AQE coalescing). This setting is read per SparkContext
-    (by the UnifiedMemoryManager), so it needs no fresh JVM, unlike spark.driver.memory. (With 0.05,
-    ~38 MB, a map task's 250,000-key hash map, ~18 MB, sat at the edge of its share and the map
-    tasks spilled in some runs only.)
-    Evidence: every task has TaskEnd "Memory Bytes Spilled" and "Disk Bytes Spilled" > 0 (~22 MB
-    / 4 MB per map task, ~45 MB / 9 MB per reduce task); keys are uniform, so no skew.
+    to sort-based aggregation and spills, in the partial aggregation of the map stage (2 tasks of
+    500,000 keys) and in the final aggregation (2 tasks after AQE coalescing): each task's hash
+    map would need ~40 MB, more than the whole pool, so every task spills whatever the timing.
+    (With 4 map tasks of 250,000 keys, ~21 MB each, a map task that found the pool free at the
+    right moment did not spill: runs differed.) This setting is read per SparkContext (by the
+    UnifiedMemoryManager), so it needs no fresh JVM, unlike spark.driver.memory. Evidence: every
+    task has TaskEnd "Memory Bytes Spilled" and "Disk Bytes Spilled" > 0 (tens of MB in memory,
+    several MB on disk, per task); keys are uniform, so no skew.
     """
-    df = spark.range(0, 1_000_000, 1, 4)
+    df = spark.range(0, 1_000_000, 1, 2)
     _noop_write(df.groupBy((F.col("id") * 7919 % 1_000_000).alias("key"))
                 .agg(F.sum("id").alias("total"), F.max("id").alias("largest")))
 
@@ -288,14 +289,14 @@ def healthy(spark: SparkSession, scratch: Path) -> None:
 def healthy_with_warmup(spark: SparkSession, scratch: Path) -> None:
     """Diagnosis: none, though the first tasks are slow (the false-skew trap).
 
-    The first application of a fresh JVM: an aggregation over 16 tasks of exactly 100,000 rows
+    The first application of a fresh JVM: an aggregation over 16 tasks of exactly 25,000 rows
     each, whose partial aggregation leaves 64 rows per task to shuffle (a few KB). The first task
-    on each core also pays class loading, code generation (Janino) and JIT warm-up, so it takes
-    several times the median with the same records. Evidence: in the first stage (16 tasks)
-    max/median task duration is high (> 2, 4-6 measured) while max/median input records and
+    on each core also pays class loading, code generation (Janino) and JIT warm-up (~0.5 s), so it
+    takes several times the median (tens of ms) with the same records. Evidence: in the first stage (16 tasks)
+    max/median task duration is high (> 3; 4.8-8 measured) while max/median input records and
     shuffle write records are 1.0, and the slowest tasks are indexes 0 and 1 (the first wave).
     A skew detector must not fire; nothing else is wrong either (the shuffle is tiny).
     """
-    df = spark.range(0, 1_600_000, 1, 16).select(
+    df = spark.range(0, 400_000, 1, 16).select(
         F.col("id"), F.sqrt(F.col("id").cast("double")).alias("r"))
     df.groupBy((F.col("id") % 64).alias("b")).agg(F.sum("r").alias("r"), F.count("*").alias("n")).collect()

@@ -174,6 +174,6 @@ def test_healthy_with_warmup_is_the_false_skew_trap(logs):
     first = logs["healthy_with_warmup"].stage_stats()[(0, 0)]
     assert len(first.ok) == 16
     assert first.ratio("input_records") == 1.0 and first.ratio("shuffle_write_records") < 1.01
-    assert first.ratio("duration_ms") > 2
+    assert first.ratio("duration_ms") > 3
     slowest = sorted(first.ok, key=lambda t: -t.duration_ms)[:2]
     assert {t.index for t in slowest} <= {0, 1, 2, 3}, "the slow ones are the first tasks launched"
