@@ -78,7 +78,7 @@ def test_read_and_model_a_large_log(benchmark, spark_logs):
     log = _big_log(Path(spark_logs["healthy"]), TASKS)
 
     def read_and_model():
-        return build_model(read_events(str(log)))
+        return build_model(read_events(str(log), lean_task_ends=True))
 
     with _PeakRSS() as rss:
         model = benchmark.pedantic(read_and_model, rounds=1, iterations=1)

@@ -25,7 +25,7 @@ class AnalysisError(Exception):
 def analyze_source(source: LogSource, config: dict | None = None,
                    on_progress: ProgressCallback | None = None) -> ApplicationReport:
     progress = (lambda done, total: on_progress(source, done, total)) if on_progress else None
-    stream = read_events(source, on_progress=progress)
+    stream = read_events(source, on_progress=progress, lean_task_ends=True)
     model = build_model(stream)
     report = stream.report
     problems = []

@@ -16,6 +16,8 @@ from typing import Any, Iterable
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from diag import task_end_records as records
+
 SQL_EVENT_PREFIX = "org.apache.spark.sql.execution.ui."
 
 # (column, path in the TaskEnd event) for every numeric task column, in Spark's units
@@ -74,6 +76,7 @@ _INT_COLUMNS = ["stage_id", "stage_attempt", *(c for c, _ in TASK_INFO),
 _FLAG_COLUMNS = ["speculative", "failed", "killed"]
 _TEXT_COLUMNS = ["executor_id", "host", "locality", "task_type", "end_reason", "failure"]
 _EMPTY: dict = {}
+_READ_ACCUMULABLE = records.getter(records.AccumulableRecord, ("Metadata", "ID", "Update"))
 BATCH_ROWS = 65_536  # tasks held as Python tuples before they become Arrow columns
 
 
@@ -85,6 +88,14 @@ class _TaskColumns:
         self._info_keys = tuple(key for _, key in TASK_INFO)
         self._top_keys = tuple(k for _, k in _METRIC_GROUPS[0][1])
         self._group_keys = tuple((g, tuple(k for _, k in pairs)) for g, pairs in _METRIC_GROUPS[1:])
+        # the same reads for lean TaskEnd records (diag.task_end_records): attribute getters
+        self._record_info = records.getter(records.TaskInfoRecord, self._info_keys)
+        self._record_top = records.getter(records.TaskMetricsRecord, self._top_keys)
+        self._record_groups = tuple((records.getter(records.TaskMetricsRecord, (g,)),
+                                     records.getter(records.GROUP_RECORDS[g], keys),
+                                     (None,) * len(keys)) for g, keys in self._group_keys)
+        self._record_flags = records.getter(records.TaskInfoRecord, (
+            "Speculative", "Failed", "Killed", "Executor ID", "Host", "Locality"))
         self._rows: list[tuple] = []
         self._batches: list[pa.RecordBatch] = []
 
@@ -101,6 +112,29 @@ class _TaskColumns:
             bool(info.get("Speculative")), bool(info.get("Failed")), bool(info.get("Killed")),
             info.get("Executor ID"), info.get("Host"), info.get("Locality"), e.get("Task Type"),
             reason.get("Reason", "Success"), _failure_text(reason),
+        ))
+        if len(self._rows) >= BATCH_ROWS:
+            self._flush()
+
+    def add_record(self, e) -> None:
+        """``add`` for a lean TaskEnd record: the same row, read with attribute getters."""
+        info = e.get("Task Info")
+        metrics = e.get("Task Metrics")
+        reason = e.get("Task End Reason") or _EMPTY
+        values = [e.get("Stage ID"), e.get("Stage Attempt ID")]
+        values += self._record_info(info) if info is not None else (None,) * len(self._info_keys)
+        if metrics is not None:
+            values += self._record_top(metrics)
+            for group_of, read, missing in self._record_groups:
+                group = group_of(metrics)[0]
+                values += read(group) if group is not None else missing
+        else:
+            values += (None,) * (len(_INT_COLUMNS) - len(values))
+        speculative, failed, killed, executor, host, locality = (
+            self._record_flags(info) if info is not None else (None,) * 6)
+        self._rows.append((
+            *values, bool(speculative), bool(failed), bool(killed), executor, host, locality,
+            e.get("Task Type"), reason.get("Reason", "Success"), _failure_text(reason),
         ))
         if len(self._rows) >= BATCH_ROWS:
             self._flush()
@@ -346,11 +380,19 @@ class _ModelBuilder:
         stage["failure_reason"] = info.get("Failure Reason")
 
     def task_end(self, e):
+        values = self.sql_values
+        if isinstance(e, records.TaskEndRecord):
+            self.tasks.add_record(e)
+            info = e.get("Task Info")
+            for metadata, acc_id, update in map(_READ_ACCUMULABLE, (info.get("Accumulables") if info else None) or ()):
+                if metadata == "sql":
+                    values[_int(acc_id)] = values.get(_int(acc_id), 0) + _int(update)
+            return
         self.tasks.add(e)
-        for acc in (e.get("Task Info") or {}).get("Accumulables") or ():
+        for acc in (e.get("Task Info") or _EMPTY).get("Accumulables") or ():
             if acc.get("Metadata") == "sql":
                 acc_id = _int(acc.get("ID"))
-                self.sql_values[acc_id] = self.sql_values.get(acc_id, 0) + _int(acc.get("Update"))
+                values[acc_id] = values.get(acc_id, 0) + _int(acc.get("Update"))
 
     def sql_start(self, e):
         execution_id = _int(e.get("executionId"))
