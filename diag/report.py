@@ -153,12 +153,14 @@ def _stage_table(model: AppModel) -> Table:
         table.add_row(
             f"{s['stage_id']}.{s['attempt']}" if s["attempt"] else str(s["stage_id"]), str(mine.num_rows), str(failed),
             f"{(s['duration_ms'] or 0) / 1000:.2f}s", f"{q.get('median') or 0:.0f}ms", f"{q.get('max') or 0:.0f}ms",
-            _size(total("input_bytes")), _size(total("shuffle_local_bytes_read") + total("shuffle_remote_bytes_read")),
-            _size(total("shuffle_bytes_written")), _size(total("memory_bytes_spilled")))
+            compact_size(total("input_bytes")),
+            compact_size(total("shuffle_local_bytes_read") + total("shuffle_remote_bytes_read")),
+            compact_size(total("shuffle_bytes_written")), compact_size(total("memory_bytes_spilled")))
     return table
 
 
-def _size(n: float) -> str:
+def compact_size(n: float) -> str:
+    """``3.6M``, ``984B``: sizes for narrow table columns."""
     for unit in ("B", "K", "M", "G", "T"):
         if n < 1024 or unit == "T":
             return f"{n:.0f}{unit}" if unit == "B" else f"{n:.1f}{unit}"

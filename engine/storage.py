@@ -14,9 +14,6 @@ import pyarrow as pa
 # Ember's block manager does not listen on a port; Spark's event-log readers require a positive one.
 BLOCK_MANAGER_PORT = 7079
 
-STORAGE_LEVELS = ("MEMORY_ONLY", "MEMORY_AND_DISK", "DISK_ONLY", "MEMORY_ONLY_SER", "MEMORY_AND_DISK_SER")
-
-
 class StorageLevel:
     """The PySpark names: ``StorageLevel.MEMORY_AND_DISK`` and so on (values are the level's name)."""
 
@@ -58,16 +55,6 @@ class BlockManager:
     def contains(self, block_id: str) -> bool:
         with self._lock:
             return block_id in self._memory or block_id in self._disk
-
-    def memory_size(self, block_id: str) -> int:
-        with self._lock:
-            table = self._memory.get(block_id)
-        return table.nbytes if table is not None else 0
-
-    def disk_size(self, block_id: str) -> int:
-        with self._lock:
-            path = self._disk.get(block_id)
-        return os.path.getsize(path) if path else 0
 
     def remove_prefix(self, prefix: str) -> None:
         with self._lock:

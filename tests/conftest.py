@@ -1,9 +1,15 @@
-"""Shared fixtures: one Ember session for the test run, its event log in a temporary directory."""
+"""Shared fixtures: one Ember session for the test run, its event log in a temporary directory.
+
+Every test marked ``spark`` (real pyspark or Spark's History Server) is skipped where pyspark or
+Java is missing, or when ``EMBER_SKIP_SPARK=1`` (the hook below).
+"""
 from __future__ import annotations
 
 import os
 
 import pytest
+
+from tests.spark_jobs.fixtures import pytest_runtest_setup  # noqa: F401 - the skip hook, for every test
 
 os.environ.setdefault("EMBER_KERNEL_CACHE", os.path.join(os.path.expanduser("~"), ".cache", "ember", "test-kernels"))
 

@@ -4,13 +4,7 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
-
-def _bytes(n: float) -> str:
-    for unit in ("B", "K", "M", "G"):
-        if n < 1024 or unit == "G":
-            return f"{n:.0f}{unit}" if unit == "B" else f"{n:.1f}{unit}"
-        n /= 1024
-    return str(n)
+from diag.report import compact_size
 
 
 def _count(n: int, noun: str) -> str:
@@ -39,6 +33,6 @@ def print_summary(session, console: Console) -> None:
     for s in ran:
         wall = ((s.completed or 0) - (s.submitted or 0)) / 1000
         table.add_row(str(s.stage_id), s.name, str(s.tasks_succeeded), str(s.tasks_failed), f"{wall:.2f}s",
-                      f"{s.max_task_ms}ms", _bytes(s.input_bytes), _bytes(s.shuffle_read_bytes),
-                      _bytes(s.shuffle_write_bytes))
+                      f"{s.max_task_ms}ms", compact_size(s.input_bytes), compact_size(s.shuffle_read_bytes),
+                      compact_size(s.shuffle_write_bytes))
     console.print(table)

@@ -18,7 +18,6 @@ import pyarrow as pa
 
 from engine.catalyst.expressions import (
     AggregateFunction,
-    Alias,
     AttributeReference,
     Expression,
     NamedExpression,
@@ -465,6 +464,3 @@ class Union(LogicalPlan):
     def simple_string(self) -> str:
         return "Union"
 
-
-def aliased_output(exprs) -> tuple[AttributeReference, ...]:
-    return tuple(e.to_attribute() for e in exprs if isinstance(e, (Alias, AttributeReference)))

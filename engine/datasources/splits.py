@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import math
 import os
-import re
 from dataclasses import dataclass
 from typing import Callable, Iterable, Sequence
 
@@ -145,22 +144,3 @@ def plan_file_partitions(files: Sequence[PartitionedFile], max_partition_bytes: 
 def default_parallelism() -> int:
     """``local[*]``'s default parallelism: the number of cores."""
     return os.cpu_count() or 1
-
-
-_BYTE_UNITS = {"": 1, "b": 1, "k": 1 << 10, "kb": 1 << 10, "m": 1 << 20, "mb": 1 << 20, "g": 1 << 30,
-               "gb": 1 << 30, "t": 1 << 40, "tb": 1 << 40, "p": 1 << 50, "pb": 1 << 50}
-
-
-def parse_bytes(value: str | int) -> int:
-    """A Spark byte-size setting (``"128m"``, ``"4MB"``, ``"1048576"``) in bytes.
-
-    >>> parse_bytes("128m"), parse_bytes("4MB"), parse_bytes(10)
-    (134217728, 4194304, 10)
-    """
-    if isinstance(value, int):
-        return value
-    m = re.fullmatch(r"\s*(\d+)\s*([a-zA-Z]*)\s*", str(value))
-    if not m or m[2].lower() not in _BYTE_UNITS:
-        raise ValueError(f"Size must be specified as bytes (b), kibibytes (k), mebibytes (m), gibibytes (g), "
-                         f"tebibytes (t), or pebibytes(p). E.g. 50b, 100k, or 250m. Got {value!r}")
-    return int(m[1]) * _BYTE_UNITS[m[2].lower()]

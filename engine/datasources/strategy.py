@@ -40,9 +40,9 @@ from engine.datasources.splits import (
     OPEN_COST_IN_BYTES_KEY,
     FilePartition,
     FileSplit,
-    parse_bytes,
     plan_file_partitions,
 )
+from engine.sql.conf import parse_bytes
 from engine.sql.types import StructType
 
 

@@ -7,8 +7,6 @@ string that does not parse as the target type casts to null, and logic is three-
 """
 from __future__ import annotations
 
-import datetime as _dt
-
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -327,9 +325,3 @@ _HANDLERS = {
     AggregateFunction: _aggregate,
 }
 
-
-def python_value_to_arrow(value, data_type: DataType):
-    """A Python value as Arrow expects it for ``data_type`` (dates stay dates, and so on)."""
-    if isinstance(data_type, DateType) and isinstance(value, _dt.datetime):
-        return value.date()
-    return value

@@ -136,6 +136,3 @@ def empty_table(attrs) -> pa.Table:
 def attrs_string(attrs) -> str:
     return "[" + ", ".join(str(a) for a in attrs) + "]"
 
-
-def one_chunk(table: pa.Table) -> pa.Table:
-    return table.combine_chunks() if any(c.num_chunks > 1 for c in table.columns) else table

@@ -45,7 +45,6 @@ class AppStatusListener:
     def __init__(self):
         self.jobs: dict[int, JobSummary] = {}
         self.stages: dict[int, StageSummary] = {}
-        self.skipped_stages: set[int] = set()
         self.start_time: int | None = None
         self.end_time: int | None = None
         self._lock = threading.Lock()
@@ -66,15 +65,11 @@ class AppStatusListener:
         elif isinstance(e, ev.SparkListenerJobEnd):
             job = self.jobs[e.job_id]
             job.completed, job.succeeded = e.time, e.succeeded
-            for sid in job.stage_ids:
-                if self.stages[sid].attempts == 0:
-                    self.skipped_stages.add(sid)
         elif isinstance(e, ev.SparkListenerStageSubmitted):
             st = self.stages.setdefault(e.stage_info.stage_id, StageSummary(
                 e.stage_info.stage_id, e.stage_info.name, e.stage_info.num_tasks, e.stage_info.is_shuffle_map))
             st.attempts += 1
             st.submitted = e.stage_info.submission_time
-            self.skipped_stages.discard(st.stage_id)
             for job in self.jobs.values():
                 if job.completed is None and st.stage_id in job.stage_ids:
                     job.run_stage_ids.add(st.stage_id)

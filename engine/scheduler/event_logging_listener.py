@@ -49,7 +49,6 @@ import re
 import shutil
 import struct
 import threading
-import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, BinaryIO, Callable, Mapping

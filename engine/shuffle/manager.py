@@ -69,16 +69,6 @@ class ShuffleManager:
     def is_available(self, shuffle_id: int | None) -> bool:
         return shuffle_id is not None and shuffle_id in self._outputs and not self.missing_maps(shuffle_id)
 
-    def reduce_sizes(self, shuffle_id: int) -> list[int]:
-        """Bytes each reduce partition will read (what AQE re-plans with)."""
-        with self._lock:
-            statuses = self._outputs[shuffle_id]
-        sizes = np.zeros(len(statuses[0].block_sizes) if statuses and statuses[0] else 0, dtype=np.int64)
-        for s in statuses:
-            if s is not None:
-                sizes += np.asarray(s.block_sizes, dtype=np.int64)
-        return sizes.tolist()
-
     def unregister_map_output(self, shuffle_id: int, map_index: int) -> None:
         with self._lock:
             self._outputs[shuffle_id][map_index] = None

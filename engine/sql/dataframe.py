@@ -288,9 +288,6 @@ class DataFrame:
         return self._derive(L.Repartition(numPartitions, (), False, self._plan),
                             L.Repartition(numPartitions, (), False, self._parsed))
 
-    def hint(self, name: str, *params) -> DataFrame:
-        return self
-
     # ---- caching ----
     def cache(self) -> DataFrame:
         return self.persist()

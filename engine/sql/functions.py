@@ -48,11 +48,6 @@ def desc(c) -> Column:
     return Column(E.SortOrder(_col(c), False))
 
 
-def broadcast(df):
-    """Mark a DataFrame as small enough to broadcast in a join (Spark's broadcast hint)."""
-    return df.hint("broadcast")
-
-
 # ---- aggregates ----
 def _agg(name: str, c, distinct: bool = False) -> Column:
     return Column(E.AggregateFunction(name, _col(c), distinct))

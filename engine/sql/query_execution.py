@@ -177,7 +177,7 @@ def _formatted(plan) -> str:
         if getattr(node, "codegen_stage_id", None) is not None:
             tree(node.child, first, rest, node.codegen_stage_id if node.compiled else None)
             return
-        marker = f"* " if codegen is not None else ""
+        marker = "* " if codegen is not None else ""
         lines.append(f"{first}{marker}{node.node_name} ({ids[id(node)]})")
         kids = node.children
         for i, c in enumerate(kids):

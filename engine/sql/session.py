@@ -22,7 +22,6 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-import pyarrow as pa
 
 from engine.catalyst import logical as L
 from engine.catalyst.expressions import AttributeReference
@@ -180,9 +179,6 @@ class SparkSession:
         from engine.sql.local_data import to_local_relation
 
         return DataFrame(self, to_local_relation(data, schema))
-
-    def table_from_arrow(self, table: pa.Table):
-        return self.createDataFrame(table)
 
     def stop(self) -> None:
         """End the application: finish and close the event log, remove shuffle files."""

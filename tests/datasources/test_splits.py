@@ -12,9 +12,9 @@ from engine.datasources.splits import (
     FilePartition,
     FileSplit,
     max_split_bytes,
-    parse_bytes,
     plan_file_partitions,
 )
+from engine.sql.conf import parse_bytes
 
 from .conftest import FIXTURES
 

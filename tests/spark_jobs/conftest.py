@@ -1,1 +1,1 @@
-from tests.spark_jobs.fixtures import pytest_runtest_setup, spark_logs  # noqa: F401
+from tests.spark_jobs.fixtures import spark_logs  # noqa: F401

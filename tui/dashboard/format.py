@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from rich.text import Text
 
+from diag.detectors.common import human_bytes
 from diag.diagnosis import Diagnosis, Severity
 from diag.report import SEVERITY_STYLE, _where
 
@@ -24,15 +25,7 @@ def duration(ms: float | None) -> str:
 
 
 def size(n: float | None) -> str:
-    if n is None:
-        return "-"
-    if n < 1024:
-        return f"{n:.0f} B"
-    for unit in ("KiB", "MiB", "GiB", "TiB"):
-        n /= 1024
-        if n < 1024 or unit == "TiB":
-            return f"{n:.1f} {unit}"
-    return str(n)
+    return "-" if n is None else human_bytes(n)
 
 
 def where(d: Diagnosis) -> str:
