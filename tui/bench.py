@@ -370,16 +370,95 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument("--process-rounds", type=int, default=3)
     parser.add_argument("--data", default=None,
                         help="data cache root (default $EMBER_BENCH_DATA or ~/.cache/ember/bench-data)")
+    gate = parser.add_argument_group("regression gate (--compare)")
+    gate.add_argument("--compare", metavar="REV", default=None,
+                      help="instead of the peers: Ember's benchmarks on this tree against REV (checked out in a "
+                           "git worktree), interleaved; exit 1 when a benchmark is slower beyond its noise or a "
+                           "deterministic figure moved")
+    gate.add_argument("--alternations", type=int, default=6,
+                      help="runs of the suite per tree, their order swapped each time (default: %(default)s)")
+    gate.add_argument("--select", default="ember", help="pytest -k expression of the benchmarks (default: %(default)s)")
+    gate.add_argument("--alpha", type=float, default=None, help="significance of the Mann-Whitney test (default 0.01)")
+    gate.add_argument("--min-effect", type=float, default=None,
+                      help="smallest slowdown of the median that fails, as a fraction (default 0.05)")
+    gate.add_argument("--no-figures", action="store_true",
+                      help="skip the deterministic figures' gate against benchmarks/expected/")
     return parser
 
 
 def cmd_bench(args: argparse.Namespace, console: Console) -> int:
-    """Run ``run_bench`` from parsed ``add_arguments`` options; 1 if an engine was wrong or failed."""
+    """Run ``run_bench`` from parsed ``add_arguments`` options; 1 if an engine was wrong or failed.
+    With ``--compare REV``, the regression gate instead (``cmd_compare``)."""
+    if args.compare:
+        return cmd_compare(args, console)
     results = run_bench(args.sf, [e for e in args.engines.split(",") if e],
                         [q for q in args.queries.split(",") if q] or None, args.rounds, console,
                         warmup_rounds=args.warmup, json_path=args.json, process=args.process,
                         process_rounds=args.process_rounds, data_root=args.data)
     return 0 if results.ok else 1
+
+
+def cmd_compare(args: argparse.Namespace, console: Console) -> int:
+    """``ember bench --compare REV``: the timing gate of ``benchmarks.compare`` between REV and this
+    tree, then the deterministic figures of this tree against ``benchmarks/expected/``.
+    0: nothing regressed; 1: a benchmark is slower or a figure moved; 2: the gate could not run."""
+    _benchmarks()
+    from benchmarks import compare, figures
+
+    alpha = compare.ALPHA if args.alpha is None else args.alpha
+    min_effect = compare.MIN_EFFECT if args.min_effect is None else args.min_effect
+    progress = lambda text: console.print(f"  {text}")  # noqa: E731
+    try:
+        new_tree = compare.repository_root()
+        with compare.baseline_worktree(args.compare, new_tree) as (base_tree, commit):
+            console.print(f"[bold]ember bench --compare[/] {args.compare} ({commit[:12]}) vs this tree, SF {args.sf:g}, "
+                          f"{args.alternations} alternations x {args.rounds} rounds")
+            result = compare.compare_trees(base_tree, new_tree, sf=args.sf, alternations=args.alternations,
+                                           rounds=args.rounds, select=args.select, alpha=alpha,
+                                           min_effect=min_effect, base_label=f"{args.compare} ({commit[:12]})",
+                                           new_label="working tree", progress=progress)
+    except compare.CompareError as e:
+        console.print(Text(f"error: {e}", style="red"))
+        return 2
+    console.print(compare_table(result))
+    for name, where in result.missing.items():
+        console.print(Text(f"{name}: {where}, not compared", style="yellow"))
+    report = result.to_json()
+    failed = bool(result.regressions)
+    if not args.no_figures:
+        console.print(f"deterministic figures at SF {figures.CI_SF:g} against {figures.expected_path(figures.CI_SF)}")
+        try:
+            expected = figures.load_expected(figures.CI_SF)
+        except (FileNotFoundError, ValueError) as e:
+            console.print(Text(f"error: {e}", style="red"))
+            return 2
+        differences = figures.compare(expected, figures.record(figures.CI_SF, progress=progress))
+        for difference in differences:
+            console.print(Text(f"FAIL {difference}", style="red"))
+        console.print("figures: " + (f"{len(differences)} differ" if differences else "every figure as expected"))
+        report["figures"] = [str(d) for d in differences]
+        failed = failed or bool(differences)
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
+        console.print(f"JSON: {args.json}")
+    verdict = "[red]FAILED[/]: " + ", ".join(b.name for b in result.regressions) if result.regressions else "[green]no timing regression[/]"
+    console.print(verdict)
+    return 1 if failed else 0
+
+
+def compare_table(result) -> Table:
+    """benchmark | BASE median | NEW median | NEW/BASE | p (slower) | verdict."""
+    table = Table(title=f"{result.new} vs {result.base}: Mann-Whitney one-sided, alpha {result.alpha:g}, "
+                        f"min effect {result.min_effect:.0%}")
+    for column in ("benchmark", "base", "new", "new/base", "p slower", "verdict"):
+        table.add_column(column, justify="left" if column in ("benchmark", "verdict") else "right", no_wrap=True)
+    colours = {"slower": "red", "faster": "green", "same": "default"}
+    for b in result.benchmarks:
+        verdict = b.verdict(result.alpha, result.min_effect)
+        table.add_row(b.name, _fmt_seconds(b.base_median), _fmt_seconds(b.new_median), f"{b.ratio:.2f}x",
+                      f"{b.p_slower:.3g}", f"[{colours[verdict]}]{verdict}[/]")
+    return table
 
 
 def main(argv: list[str] | None = None) -> int:
