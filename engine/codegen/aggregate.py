@@ -31,7 +31,11 @@ Policy:
   ``engine.codegen.pipeline``'s emitter, so they have the same semantics, null folding per null
   pattern of the batch, and subexpression elimination as a filter/project pipeline: ``sum(a + 1)``
   grouped by ``a + 1`` computes ``a + 1`` once.
-* Keys: at most :data:`MAX_KEYS` of int, bigint, date, timestamp or boolean. A null key is a group
+* Keys: at most :data:`MAX_KEYS` of int, bigint, date, timestamp or boolean, or string columns. A
+  string key column is dictionary-encoded per batch by Arrow before the kernel runs (a Parquet
+  dictionary page arrives encoded already) and the kernel groups by its int32 codes; the groups'
+  codes are turned back into strings with one ``take`` from the batch's dictionary. The hash table
+  lives for one batch, so a batch's own dictionary is all it needs. A null key is a group
   of its own, as in Spark: each key is stored as a value (0 when null) and a null flag, both are
   compared, and a null key hashes as :data:`HASH_NULL`. With several keys the full hash is
   compared first. Hashing is multiplicative (Fibonacci): each key is xor-ed in and multiplied by
@@ -52,7 +56,7 @@ Policy:
   sha256 of the source, compiled once and cached on disk by numba), ``njit(nogil=True)`` with an
   explicit signature. The source names columns by position and types only, so the same aggregate
   shape in another query or process shares the compiled kernel.
-* Anything else (string or double keys, DISTINCT, more keys) raises :class:`CodegenUnsupported`
+* Anything else (double keys, computed string keys, DISTINCT, more keys) raises :class:`CodegenUnsupported`
   with a reason, for the caller to keep pyarrow's grouped aggregation.
 """
 from __future__ import annotations
@@ -95,6 +99,7 @@ from engine.sql.types import (
     IntegerType,
     LongType,
     NullType,
+    StringType,
     TimestampType,
     is_numeric,
 )
@@ -155,9 +160,11 @@ def _check(keys: tuple[Expression, ...], buffers: tuple[AggregateBuffer, ...], c
     if len(keys) > MAX_KEYS:
         raise CodegenUnsupported(f"grouping by {len(keys)} keys is not compiled (at most {MAX_KEYS})")
     for key in keys:
-        if not isinstance(key.data_type, _KEY_TYPES):
+        if isinstance(key.data_type, StringType) and not isinstance(key, AttributeReference):
+            raise CodegenUnsupported(f"{key}: grouping by a computed string is not compiled (string columns are)")
+        if not isinstance(key.data_type, _KEY_TYPES + (StringType,)):
             raise CodegenUnsupported(f"{key}: grouping by {key.data_type.simpleString()} is not compiled "
-                                     f"(int, bigint, date, timestamp and boolean keys are)")
+                                     f"(int, bigint, date, timestamp, boolean and string keys are)")
     for j, b in enumerate(buffers):
         if b.input is None or j in count_only:
             continue
@@ -412,15 +419,25 @@ class CompiledAggregate(KernelFamily):
 
     def __init__(self, input_attrs: tuple[AttributeReference, ...], condition: Expression | None,
                  keys: tuple[Expression, ...], buffers: tuple[AggregateBuffer, ...]):
-        self.input_attrs = input_attrs
         self.condition = condition
         self.keys = keys
         self.buffers = buffers
-        self._slot_of = {a.expr_id: j for j, a in enumerate(input_attrs)}
         self._count_only = frozenset(j for j, b in enumerate(buffers) if _counts_validity_only(b))
         _check(keys, buffers, self._count_only)
+        # a string key is grouped by its dictionary codes: an int32 column of its own, after the inputs
+        self._dictionary_keys: dict[int, tuple[int, AttributeReference]] = {}  # key -> (codes slot, column)
+        generated_keys = list(keys)
+        for j, key in enumerate(keys):
+            if isinstance(key.data_type, StringType):
+                codes = AttributeReference(f"{key.name}_codes", IntegerType(), key.nullable)
+                self._dictionary_keys[j] = (len(input_attrs), key)
+                input_attrs = input_attrs + (codes,)
+                generated_keys[j] = codes
+        self.input_attrs = input_attrs
+        self._generated_keys = tuple(generated_keys)
+        self._slot_of = {a.expr_id: j for j, a in enumerate(input_attrs)}
         valued, validity = set(), set()
-        for e in ([condition] if condition is not None else []) + list(keys):
+        for e in ([condition] if condition is not None else []) + list(self._generated_keys):
             valued |= {self._slot(a) for a in e.references}
         for j, b in enumerate(buffers):
             if b.input is not None:
@@ -443,7 +460,7 @@ class CompiledAggregate(KernelFamily):
     # -- compiling ----------------------------------------------------------------------------
 
     def _generate_variant(self, pattern: tuple[str, ...]) -> _Variant:
-        return _generate(self.input_attrs, self._used, self._validity_only, self.condition, self.keys,
+        return _generate(self.input_attrs, self._used, self._validity_only, self.condition, self._generated_keys,
                          self.buffers, self._count_only, pattern)
 
     def precompile(self) -> Kernel:
@@ -461,7 +478,12 @@ class CompiledAggregate(KernelFamily):
         n = table.num_rows
         if n == 0:
             return self._empty(), 0
-        columns = {slot: _column(table, self.input_attrs[slot]) for slot in self._used}
+        dictionaries = {}
+        columns = {}
+        for j, (codes_slot, key) in self._dictionary_keys.items():
+            encoded = _dictionary_encoded(_column(table, key))
+            columns[codes_slot], dictionaries[j] = encoded.indices, encoded.dictionary
+        columns.update({slot: _column(table, self.input_attrs[slot]) for slot in self._used if slot not in columns})
         pattern = tuple(_null_state(columns[slot]) for slot in self._used)
         variant = self._variant(pattern)
         self._current = pattern
@@ -488,7 +510,7 @@ class CompiledAggregate(KernelFamily):
             slots, state[2] = _slot_table(size)
             hashes = np.empty(size, np.uint64)
             keys = [(np.empty(size, _PHYSICAL[type(k.data_type)].numpy), np.empty(size, np.bool_))
-                    for k in self.keys]
+                    for k in self._generated_keys]
             buffers = self._buffer_arrays(size)
             start = 0
             while True:
@@ -505,7 +527,12 @@ class CompiledAggregate(KernelFamily):
                 slots, state[2] = _slot_table(size)
                 _rehash(hashes, groups, slots, state[2])
             groups = int(state[0])
-        out = [_to_arrow(values, nulls, groups, k.data_type.to_arrow()) for (values, nulls), k in zip(keys, self.keys)]
+        out = [_to_arrow(values, nulls, groups, k.data_type.to_arrow())
+               for (values, nulls), k in zip(keys, self._generated_keys)]
+        for j, dictionary in dictionaries.items():
+            strings = dictionary.take(out[j])
+            wanted = self.keys[j].data_type.to_arrow()
+            out[j] = strings if strings.type == wanted else strings.cast(wanted)
         out += [_to_arrow(values, nulls, groups, b.data_type.to_arrow())
                 for (values, nulls), b in zip(buffers, self.buffers)]
         return out, int(state[1])
@@ -520,6 +547,13 @@ class CompiledAggregate(KernelFamily):
                    [pa.array([], b.data_type.to_arrow()) for b in self.buffers]
         # a global aggregate of no rows is still one group: counts 0, everything else null
         return [pa.array([0 if b.kind == "count" else None], b.data_type.to_arrow()) for b in self.buffers]
+
+
+def _dictionary_encoded(column: pa.Array) -> pa.DictionaryArray:
+    """A string column as codes into a dictionary (as it is when Parquet read a dictionary page)."""
+    if pa.types.is_dictionary(column.type):
+        return column
+    return column.dictionary_encode()
 
 
 def _flat(pairs) -> list[np.ndarray]:

@@ -25,6 +25,7 @@ from engine.catalyst.expressions import (
     AttributeReference,
     Comparison,
     Literal,
+    ScalarFunction,
 )
 from engine.codegen.aggregate import INITIAL_GROUPS, AggregateBuffer, compile_aggregate
 from engine.codegen.pipeline import CodegenUnsupported
@@ -139,6 +140,9 @@ QUERIES = [
                                                            F.min("ts")),
      "SELECT a, sum(v), count(*), count(v), avg(x), min(v), max(x), min(x), max(d), min(ts) FROM t "
      "WHERE a > 1000 GROUP BY a"),
+    ("string_key_and_int_key",
+     lambda t: t.filter(F.col("v") > -900).groupBy("s", "a").agg(F.sum("v"), F.count("*"), F.max("x")),
+     "SELECT s, a, sum(v), count(*), max(x) FROM t WHERE v > -900 GROUP BY s, a"),
     ("distinct_rows",
      lambda t: t.select("b", "f").distinct(),
      "SELECT DISTINCT b, f FROM t"),
@@ -184,15 +188,26 @@ def test_explain_shows_the_aggregate_inside_the_stage_and_its_source(data):
     assert re.search(r"^HashAggregate\(keys=\[a#\d+\], functions=\[sum", simple, re.M)
 
 
-def test_string_keys_fall_back_with_a_reason(data):
+def test_string_keys_compile_as_dictionary_codes(data):
     frames, con = data
     df = frames["t"].filter(F.col("a") > 0).groupBy("s").agg(F.sum("v"), F.count("*"))
     text = df._qe.explain_string("codegen")
-    assert re.search(r"Not compiled \(pyarrow.compute fallback\): HashAggregate\(keys=\[s#\d+\]", text), text
-    assert re.search(r"reason: s#\d+: grouping by string is not compiled", text), text
-    # the filter below still runs compiled, in a stage of its own
-    assert re.search(r"\*\(\d+\) Filter \(a#\d+ > 0\)", text), text
+    assert "Not compiled" not in text, text
+    assert re.search(r"# c\d+ = s_codes#\d+", text) and re.search(r"# k0 = s#\d+", text), text
+    assert "keys: k0: int" in text
     expected = con.execute("SELECT s, sum(v), count(*) FROM t WHERE a > 0 GROUP BY s").fetchall()
+    assert _sorted(df.collect()) == _sorted(expected)
+
+
+def test_computed_string_keys_fall_back_with_a_reason(data):
+    frames, con = data
+    df = frames["t"].filter(F.col("a") > 0).groupBy(F.upper("s").alias("u")).agg(F.sum("v"))
+    text = df._qe.explain_string("codegen")
+    assert re.search(r"Not compiled \(pyarrow.compute fallback\): HashAggregate", text), text
+    assert "grouping by a computed string is not compiled" in text, text
+    # the filter and the projection below still run compiled, in a stage of their own
+    assert re.search(r"\*\(\d+\) Filter \(a#\d+ > 0\)", text), text
+    expected = con.execute("SELECT upper(s), sum(v) FROM t WHERE a > 0 GROUP BY upper(s)").fetchall()
     assert _sorted(df.collect()) == _sorted(expected)
 
 
@@ -240,8 +255,9 @@ def _same_tables(ours: pa.Table, theirs: pa.Table) -> None:
     assert _sorted(zip(*ours.to_pydict().values())) == _sorted(zip(*theirs.to_pydict().values()))
 
 
-@pytest.mark.parametrize("keys", [("g",), ("a", "f"), ("ts", "d", "b"), ("a", "b", "d", "f"), ()],
-                         ids=["many_groups", "two_keys", "three_keys", "four_keys", "global"])
+@pytest.mark.parametrize("keys", [("g",), ("a", "f"), ("ts", "d", "b"), ("a", "b", "d", "f"), (), ("s",), ("f", "s")],
+                         ids=["many_groups", "two_keys", "three_keys", "four_keys", "global", "string",
+                              "bool_and_string"])
 def test_kernel_buffers_equal_the_pyarrow_partial_phase(keys):
     table = generated(seed=11)
     scan, c = _scan(table, TYPES)
@@ -258,6 +274,10 @@ def test_kernel_buffers_equal_the_pyarrow_partial_phase(keys):
     chunked = pa.concat_tables([scan.table.slice(5, 700), scan.table.slice(3000, 900)])
     for part in (scan.table.slice(1001, 777), chunked):
         _same_tables(pa.Table.from_arrays(compiled.run(part), names=names), agg._partial(part))
+    # string columns as Parquet hands them over: already dictionary-encoded
+    encoded = scan.table.set_column(scan.table.schema.get_field_index(c["s"].column_key), c["s"].column_key,
+                                    scan.table[c["s"].column_key].dictionary_encode())
+    _same_tables(pa.Table.from_arrays(compiled.run(encoded), names=names), agg._partial(scan.table))
     # empty input: no groups, or one global group with count 0 and null sums
     empty = scan.table.slice(0, 0)
     _same_tables(pa.Table.from_arrays(compiled.run(empty), names=names), agg._partial(empty))
@@ -356,7 +376,8 @@ def test_what_does_not_compile_says_why():
     table = generated(n=10)
     scan, c = _scan(table, TYPES)
     cases = [
-        ([c["s"]], [AggregateFunction("sum", c["v"])], "grouping by string is not compiled"),
+        ([ScalarFunction("upper", (c["s"],))], [AggregateFunction("sum", c["v"])],
+         "grouping by a computed string is not compiled"),
         ([c["x"]], [AggregateFunction("sum", c["v"])], "grouping by double is not compiled"),
         ([c["a"], c["b"], c["d"], c["f"], c["ts"]], [], "grouping by 5 keys is not compiled"),
         ([c["a"]], [AggregateFunction("min", c["s"])], "min of string is not compiled"),
@@ -369,7 +390,6 @@ def test_what_does_not_compile_says_why():
     final = HashAggregateExec("final", (), (), (), (), (), scan)
     assert not final.supports_codegen and final.codegen_fallback_reason is None
     with pytest.raises(CodegenUnsupported, match="upper"):
-        from engine.catalyst.expressions import ScalarFunction
         compile_aggregate(scan.output, None, (), (AggregateBuffer("count", ScalarFunction("upper", (c["s"],)),
                                                                   LongType()),))
 
