@@ -1,10 +1,14 @@
 """BroadcastExchangeExec: the small side of a join, collected once and handed to every task.
 
 Its child runs as a job of its own before the join's job (as Spark's broadcast does); the
-collected table is kept in the block manager as a broadcast variable.
+collected table is a broadcast variable: a ``broadcast_<id>`` block stored MEMORY_AND_DISK in an
+executor's block manager the first time a task there reads it, as Spark's ``TorrentBroadcast``
+keeps a local copy (in local mode the driver is that executor). Its memory counts against storage
+memory, and it may go to disk under pressure.
 """
 from __future__ import annotations
 
+import itertools
 import time
 from dataclasses import dataclass
 
@@ -13,6 +17,9 @@ import pyarrow as pa
 from engine.execution.metrics import SQLMetric, metric
 from engine.execution.partitioning import Partitioning, UnknownPartitioning
 from engine.execution.spark_plan import SparkPlan, empty_table
+from engine.storage import StorageLevel
+
+_broadcast_ids = itertools.count(0)
 
 
 @dataclass(eq=False)
@@ -22,6 +29,11 @@ class BroadcastExchangeExec(SparkPlan):
     def __post_init__(self):
         super().__post_init__()
         self.relation: pa.Table | None = None
+        self.broadcast_id: int | None = None
+
+    @property
+    def block_id(self) -> str:
+        return f"broadcast_{self.broadcast_id}"
 
     def declare_metrics(self) -> dict[str, SQLMetric]:
         return {"dataSize": metric("data size", "size"), "collectTime": metric("time to collect", "timing")}
@@ -51,6 +63,7 @@ class BroadcastExchangeExec(SparkPlan):
         started = time.perf_counter()
         parts = run_job(self.child, lambda table, ctx: table)
         self.relation = pa.concat_tables(parts) if parts else empty_table(self.output)
+        self.broadcast_id = next(_broadcast_ids)
         self.metrics["dataSize"].merge(self.relation.nbytes)
         self.metrics["collectTime"].merge(int((time.perf_counter() - started) * 1000))
         self.metrics["numOutputRows"].merge(self.relation.num_rows)
@@ -58,4 +71,8 @@ class BroadcastExchangeExec(SparkPlan):
     def execute_partition(self, index: int, ctx) -> pa.Table:
         if self.relation is None:
             raise RuntimeError("broadcast relation used before it was collected")
-        return self.relation
+        table = ctx.env.block_manager.get(self.block_id)
+        if table is None:
+            ctx.env.block_manager.put(self.block_id, self.relation, StorageLevel.MEMORY_AND_DISK)
+            table = self.relation
+        return table

@@ -12,6 +12,11 @@ pipeline, and ``compile_codegen`` builds the kernel over the fused pipeline's in
 Everything else, and any partial aggregate run outside a compiled stage, uses pyarrow's grouped
 aggregation kernels. Both give the same buffers: max and min of doubles follow Spark's ordering,
 where NaN is above every other value.
+
+The ``final`` phase merges its input a batch at a time under an execution memory reservation
+(Spark's ``TungstenAggregationIterator``). When memory is refused, the merged states are sorted
+by key and spilled as a run; at the end the runs are merged in key order, so each group's states
+meet in one step and are finished there, into a disk-backed result.
 """
 from __future__ import annotations
 
@@ -26,9 +31,11 @@ from engine.catalyst.expressions import AggregateFunction, AttributeReference, E
 from engine.codegen.aggregate import AggregateBuffer, CompiledAggregate, compile_aggregate
 from engine.codegen.pipeline import CodegenUnsupported
 from engine.execution.evaluator import evaluate
+from engine.execution.metrics import SQLMetric, metric
 from engine.execution.partitioning import AllTuples, ClusteredDistribution, UnspecifiedDistribution
 from engine.execution.project_exec import project
-from engine.execution.spark_plan import SparkPlan, attrs_string
+from engine.execution.spark_plan import SparkPlan, attrs_string, empty_table
+from engine.memory.spill import SortedRunBuffer, disk_backed_table, input_batches, merge_sorted_runs
 
 _COUNT_VALID = pc.CountOptions(mode="only_valid")
 
@@ -120,17 +127,47 @@ class HashAggregateExec(SparkPlan):
         buffers = tuple(b.with_input(rewrite) for b in self.codegen_buffers())
         return compile_aggregate(input_attrs, condition, keys, buffers)
 
+    def declare_metrics(self) -> dict[str, SQLMetric]:
+        return {"peakMemory": metric("peak memory", "size"), "spillSize": metric("spill size", "size")}
+
     def execute_partition(self, index: int, ctx) -> pa.Table:
-        table = self.child.execute_partition(index, ctx)
-        ctx.observe_memory(table.nbytes)
-        if self.mode == "partial":
-            out = self._partial(table)
-        elif self.mode == "final":
-            out = self._results(self._merge(table))
+        if self.mode == "final":
+            out = self._final(index, ctx)
         else:
-            out = self._results(self._complete(table))
+            table = self.child.execute_partition(index, ctx)
+            ctx.observe_memory(table.nbytes)
+            out = self._partial(table) if self.mode == "partial" else self._results(self._complete(table))
         ctx.add(self.metrics["numOutputRows"], out.num_rows)
         return out
+
+    def _final(self, index: int, ctx) -> pa.Table:
+        """Merge the partial states of partition ``index``, spilling them sorted by key when refused memory."""
+        states_schema = empty_table(self.child.output).schema
+        with SortedRunBuffer(ctx, "HashAggregate", self.metrics["spillSize"], prepare=self._sorted_states,
+                             compact=self._merge_states) as states:
+            for batch in input_batches(self.child, index, ctx):
+                states.insert(batch)
+            if states.runs:
+                states.spill(0, states)
+                groups = merge_sorted_runs(states.runs, self._key_order)
+                finished = (self._results(self._finish(self._merge_states(chunk))) for chunk in groups)
+                out = disk_backed_table(ctx.env.block_manager.temp_local_path(), finished,
+                                        empty_table(self.output).schema)
+            else:
+                out = self._results(self._finish(self._merge_states(states.buffered_table(states_schema))))
+            ctx.add(self.metrics["peakMemory"], states.peak)
+        return out
+
+    def _key_order(self, states: pa.Table) -> pa.Array:
+        keys = [(a.column_key, "ascending", "at_end") for a in self.key_attrs]
+        if not keys:
+            return pa.array(range(states.num_rows), pa.int64())
+        return pc.sort_indices(states, sort_keys=keys)
+
+    def _sorted_states(self, states: pa.Table) -> pa.Table:
+        """A spill run: each group's states merged into one row, in key order."""
+        merged = self._merge_states(states)
+        return merged.take(self._key_order(merged))
 
     # ---- phases ----
     def _keys(self, table: pa.Table) -> dict[str, pa.ChunkedArray]:
@@ -177,8 +214,8 @@ class HashAggregateExec(SparkPlan):
             columns.setdefault("__rows", pa.nulls(table.num_rows, pa.int8()))
         return self._group(columns, specs, names)
 
-    def _merge(self, table: pa.Table) -> pa.Table:
-        """Final phase: combine buffers per group and compute each function's value."""
+    def _merge_states(self, table: pa.Table) -> pa.Table:
+        """Combine the partial buffers of each group into one row of buffers."""
         columns = {a.column_key: table.column(a.column_key) for a in self.key_attrs}
         specs, names = [], []
         for fn, attrs in zip(self.functions, self.buffer_attrs):
@@ -189,7 +226,10 @@ class HashAggregateExec(SparkPlan):
                 names.append(attr.column_key)
         if not specs:
             columns.setdefault("__rows", pa.nulls(table.num_rows, pa.int8()))
-        merged = self._group(columns, specs, names)
+        return self._group(columns, specs, names)
+
+    def _finish(self, merged: pa.Table) -> pa.Table:
+        """Final phase: each function's value from a group's merged buffers."""
         values = {a.column_key: merged.column(a.column_key) for a in self.key_attrs}
         for fn, attrs, result in zip(self.functions, self.buffer_attrs, self.result_attrs):
             buffers = [merged.column(a.column_key) for a in attrs]

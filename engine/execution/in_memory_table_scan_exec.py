@@ -1,7 +1,9 @@
 """InMemoryTableScanExec: reads a cached DataFrame's partitions, computing any not cached yet.
 
 The first job over a cached plan computes its partitions as part of that job (the cached plan's
-stages are that job's stages) and stores each in the block manager; later jobs only read.
+stages are that job's stages) and stores each in the block manager; later jobs only read. A
+partition the block manager dropped under memory pressure (``MEMORY_ONLY``) is recomputed by the
+task that misses it, through the cached plan's own lineage, and stored again.
 """
 from __future__ import annotations
 
@@ -51,7 +53,9 @@ class InMemoryTableScanExec(SparkPlan):
         table = bm.get(block_id)
         if table is None:
             table = self.cached.physical.execute_partition(index, ctx)
-            bm.put(block_id, table, self.cached.storage_level)
+            updates = bm.put(block_id, table, self.cached.storage_level)
+            if str(ctx.env.conf.get("spark.taskMetrics.trackUpdatedBlockStatuses", "false")).lower() == "true":
+                ctx.metrics.updated_blocks.extend(updates)
         out = select_output(table, self.scan_output)
         ctx.add(self.metrics["numOutputRows"], out.num_rows)
         return out

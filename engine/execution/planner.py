@@ -32,7 +32,7 @@ from engine.execution.local_table_scan_exec import LocalTableScanExec
 from engine.execution.partitioning import HashPartitioning, RoundRobinPartitioning
 from engine.execution.project_exec import ProjectExec
 from engine.execution.range_exec import RangeExec
-from engine.execution.shuffle_exchange_exec import ShuffleExchangeExec
+from engine.execution.shuffle_exchange_exec import REPARTITION_BY_NUM, ShuffleExchangeExec
 from engine.execution.sort_exec import SortExec
 from engine.execution.spark_plan import SparkPlan
 from engine.execution.take_ordered_and_project_exec import TakeOrderedAndProjectExec
@@ -101,7 +101,7 @@ class SparkPlanner:
             partitioning = HashPartitioning(node.num_partitions, tuple(node.partition_expressions))
         else:
             partitioning = RoundRobinPartitioning(node.num_partitions)
-        return ShuffleExchangeExec(partitioning, child)
+        return ShuffleExchangeExec(partitioning, child, REPARTITION_BY_NUM)
 
     def _deduplicate(self, node: L.Deduplicate) -> SparkPlan:
         return DeduplicateExec(node.keys, self.plan(node.child))

@@ -26,10 +26,15 @@ from engine.execution.partitioning import (
 from engine.execution.spark_plan import SparkPlan
 
 
+ENSURE_REQUIREMENTS = "ENSURE_REQUIREMENTS"  # added by EnsureRequirements: AQE may coalesce it
+REPARTITION_BY_NUM = "REPARTITION_BY_NUM"  # the user's repartition(n): AQE keeps its n partitions
+
+
 @dataclass(eq=False)
 class ShuffleExchangeExec(SparkPlan):
     partitioning: Partitioning
     child: SparkPlan
+    shuffle_origin: str = ENSURE_REQUIREMENTS  # Spark's ShuffleOrigin
 
     def __post_init__(self):
         super().__post_init__()
@@ -64,7 +69,16 @@ class ShuffleExchangeExec(SparkPlan):
     def node_name(self) -> str:
         return "Exchange"
 
+    @property
+    def can_change_num_partitions(self) -> bool:
+        """Whether AQE may read this shuffle in other partitions than it wrote (Spark's
+        ``supportedShuffleOrigins`` of CoalesceShufflePartitions): not a user's repartition(n)."""
+        return self.shuffle_origin == ENSURE_REQUIREMENTS
+
     def arguments(self) -> str:
+        return f"{self._partitioning_string()}, {self.shuffle_origin}"
+
+    def _partitioning_string(self) -> str:
         p = self.partitioning
         if isinstance(p, HashPartitioning):
             return f"hashpartitioning({', '.join(str(e) for e in p.expressions)}, {p.num_partitions})"
@@ -127,9 +141,19 @@ class ShuffleExchangeExec(SparkPlan):
 
     # ---- reduce side ----
     def execute_partition(self, index: int, ctx) -> pa.Table:
+        return self.read_reduce_partition(index, ctx)
+
+    def execute_batches(self, index: int, ctx):
+        """Reduce partition ``index`` one map output at a time, for operators that buffer under a
+        memory reservation and spill (``engine.memory.spill.input_batches``)."""
+        for map_index in range(self.child.num_partitions):
+            yield self.read_reduce_partition(index, ctx, range(map_index, map_index + 1))
+
+    def read_reduce_partition(self, index: int, ctx, map_range: range | None = None) -> pa.Table:
+        """Reduce partition ``index`` from every map output (or the maps in ``map_range``)."""
         read = ctx.metrics.shuffle_read
         before = (read.records_read, read.local_bytes_read, read.local_blocks_fetched, read.fetch_wait_time)
-        table = ctx.env.shuffle_manager.read(self.shuffle_id, index, read)
+        table = ctx.env.shuffle_manager.read(self.shuffle_id, index, read, map_range)
         ctx.add(self.metrics["recordsRead"], read.records_read - before[0])
         ctx.add(self.metrics["localBytesRead"], read.local_bytes_read - before[1])
         ctx.add(self.metrics["localBlocksFetched"], read.local_blocks_fetched - before[2])

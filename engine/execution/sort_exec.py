@@ -2,17 +2,25 @@
 
 Spark's default null order differs by direction (nulls first when ascending, last when
 descending) and may differ per key, so each key sorts behind its own is-null flag.
+
+The input is buffered under an execution memory reservation (Spark's ``UnsafeExternalSorter``):
+when the task's memory is refused, the buffer is sorted and spilled as a run, and the runs are
+merged at the end into a disk-backed result, so a partition bigger than memory still sorts.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from engine.execution.evaluator import evaluate
+from engine.execution.metrics import SQLMetric, metric
 from engine.execution.partitioning import OrderedDistribution, UnspecifiedDistribution
-from engine.execution.spark_plan import SparkPlan, attrs_string
+from engine.execution.spark_plan import SparkPlan, attrs_string, empty_table
+from engine.memory.spill import SortedRunBuffer, disk_backed_table, input_batches, merge_sorted_runs
 
 
 @dataclass(eq=False)
@@ -33,10 +41,22 @@ class SortExec(SparkPlan):
     def required_child_distribution(self):
         return (OrderedDistribution(self.order),) if self.is_global else (UnspecifiedDistribution(),)
 
+    def declare_metrics(self) -> dict[str, SQLMetric]:
+        return {"peakMemory": metric("peak memory", "size"), "spillSize": metric("spill size", "size")}
+
     def execute_partition(self, index: int, ctx) -> pa.Table:
-        table = self.child.execute_partition(index, ctx)
-        ctx.observe_memory(table.nbytes)
-        out = sort_table(table, self.order)
+        schema = empty_table(self.output).schema
+        sort = partial(sort_table, order=self.order)
+        with SortedRunBuffer(ctx, "ExternalSorter", self.metrics["spillSize"], prepare=sort) as sorter:
+            for batch in input_batches(self.child, index, ctx):
+                sorter.insert(batch)
+            if sorter.runs:
+                sorter.spill(0, sorter)
+                merged = merge_sorted_runs(sorter.runs, lambda t: sort_indices(t, self.order))
+                out = disk_backed_table(ctx.env.block_manager.temp_local_path(), merged, schema)
+            else:
+                out = sort(sorter.buffered_table(schema))
+            ctx.add(self.metrics["peakMemory"], sorter.peak)
         ctx.add(self.metrics["numOutputRows"], out.num_rows)
         return out
 

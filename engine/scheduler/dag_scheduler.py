@@ -3,10 +3,10 @@
 A job's final ``ResultStage`` computes the requested partitions of the plan; every shuffle
 exchange reachable below it without crossing another becomes a parent ``ShuffleMapStage``,
 recursively. A map stage whose shuffle output already exists (from an earlier job of the same
-query) is skipped. Tasks run on the task scheduler's slots; their completions come back to this
-thread, which posts the events, registers map outputs, retries failed tasks up to
-``spark.task.maxFailures`` attempts, and resubmits a map stage whose output a reduce task could
-not fetch.
+query) is skipped. Each stage attempt goes to the task scheduler as one ``TaskSet`` (which retries
+failed tasks up to ``spark.task.maxFailures`` and runs speculative copies); every attempt's end
+comes back to the job's thread, which posts the events, registers map outputs, and resubmits a
+map stage whose output a reduce task could not fetch (``FetchFailed``) or whose executor was lost.
 """
 from __future__ import annotations
 
@@ -15,14 +15,14 @@ import json
 import queue
 import threading
 import time
-import traceback
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from engine.execution.shuffle_exchange_exec import ShuffleExchangeExec
+from engine.executor.task_runner import Task, TaskBinary, TaskResult
 from engine.scheduler import events as ev
 from engine.scheduler.task_context import TaskContext
-from engine.shuffle.manager import FetchFailedException
+from engine.scheduler.task_scheduler import TaskSchedulerImpl, TaskSet
 from engine.sql.errors import SparkException
 
 MAX_STAGE_ATTEMPTS = 4
@@ -60,27 +60,29 @@ class Stage:
 
 @dataclass
 class _Completion:
-    stage: Stage
-    partition: int
-    attempt: int
+    """How one task attempt ended, as the task scheduler reported it."""
+
+    task: Task
     info: ev.TaskInfo
-    ctx: TaskContext
-    result: Any = None
-    error: BaseException | None = None
-    error_trace: str = ""
+    result: TaskResult
+    abort_reason: str | None  # set when the task set gave up: the job fails
 
 
 class DAGScheduler:
-    def __init__(self, env, bus, task_scheduler):
+    def __init__(self, env, bus, task_scheduler: TaskSchedulerImpl):
         self.env = env
         self.bus = bus
         self.task_scheduler = task_scheduler
+        task_scheduler.executor_lost_listeners.append(self._executor_lost)
         self._job_ids = itertools.count(0)
         self._stage_ids = itertools.count(0)
-        self._task_ids = itertools.count(0)
         self._rdd_ids = itertools.count(0)
         self._map_stages: dict[int, Stage] = {}  # id(exchange) -> stage
         self._lock = threading.RLock()
+
+    def _executor_lost(self, executor_id: str) -> None:
+        """Spark's ``removeOutputsOnExecutor``: the lost executor's map outputs must be recomputed."""
+        self.env.shuffle_manager.remove_outputs_on_executor(executor_id)
 
     # ---- building the stage graph ----
     def new_rdd_id(self) -> int:
@@ -167,31 +169,61 @@ class DAGScheduler:
         with self._lock:
             return _Job(self, plan, partitions, result_fn, call_site, properties).run()
 
+    def submit_map_stage(self, exchange: ShuffleExchangeExec, call_site: CallSite, properties: dict[str, str]) -> None:
+        """Run only the map stage that writes ``exchange``'s shuffle (and missing parents) as a job of
+        its own: Spark's ``submitMapStage``, which adaptive execution uses to materialize a
+        ShuffleQueryStage and read its real output sizes before planning the stages above it."""
+        with self._lock:
+            if not self.env.shuffle_manager.is_available(exchange.shuffle_id):
+                _Job(self, exchange, [], None, call_site, properties, map_stage_only=True).run()
+
 
 class _Job:
-    def __init__(self, scheduler: DAGScheduler, plan, partitions, result_fn, call_site, properties):
+    def __init__(self, scheduler: DAGScheduler, plan, partitions, result_fn, call_site, properties,
+                 map_stage_only: bool = False):
         self.s = scheduler
         self.job_id = next(scheduler._job_ids)
         self.partitions = list(partitions)
         self.result_fn = result_fn
         self.properties = properties
-        parents = [scheduler._map_stage(e, self.job_id, call_site) for e in scheduler._parent_exchanges(plan)]
-        self.final = Stage(next(scheduler._stage_ids), plan, None, parents, len(self.partitions), self.job_id, call_site)
-        self.final.rdd_infos = scheduler._rdd_infos(plan, plan.num_partitions, call_site)
+        if map_stage_only:  # ``plan`` is an exchange: its map stage is the job's last (submit_map_stage)
+            self.final = scheduler._map_stage(plan, self.job_id, call_site)
+        else:
+            parents = [scheduler._map_stage(e, self.job_id, call_site) for e in scheduler._parent_exchanges(plan)]
+            self.final = Stage(next(scheduler._stage_ids), plan, None, parents, len(self.partitions), self.job_id,
+                               call_site)
+            self.final.rdd_infos = scheduler._rdd_infos(plan, plan.num_partitions, call_site)
         self.stages = scheduler._ancestors(self.final) + [self.final]
+        self.stage_by_id = {stage.id: stage for stage in self.stages}
         self.completions: queue.Queue[_Completion] = queue.Queue()
         self.results: list[Any] = [None] * len(self.partitions)
+        self.result_slot = {p: i for i, p in enumerate(self.partitions)}
+        self.finished_results: set[int] = set()
         self.pending: dict[int, set[int]] = {}  # stage id -> partitions not finished in this attempt
-        self.failures: dict[tuple[int, int], int] = {}
         self.stage_metrics: dict[int, dict[int, tuple]] = {}
-        self.running_tasks = 0
         self.running_stages: set[int] = set()
-        self.done_stages: set[int] = set()
-        self.max_failures = int(scheduler.env.conf.get("spark.task.maxFailures"))
+        self.managers: list = []
+        self._lock = threading.Lock()
+        self._in_flight = 0  # attempts started and not yet handled
+        self._over = False
 
     def post(self, event) -> None:
         self.s.bus.post(event)
 
+    # ---- the TaskSetListener side: called on the task scheduler's threads ----
+    def task_started(self, task: Task, info: ev.TaskInfo) -> None:
+        with self._lock:
+            self._in_flight += 1
+        self.post(ev.SparkListenerTaskStart(task.stage_id, task.stage_attempt_id, info))
+
+    def task_ended(self, task: Task, info: ev.TaskInfo, result: TaskResult, abort_reason: str | None) -> None:
+        with self._lock:
+            if not self._over:
+                self.completions.put(_Completion(task, info, result, abort_reason))
+                return
+        self._task_end(_Completion(task, info, result, abort_reason))  # a straggler of a finished job
+
+    # ---- the job's own thread ----
     def run(self) -> list[Any]:
         stage_infos = [self.s._stage_info(st) for st in self.stages]
         self.post(ev.SparkListenerJobStart(self.job_id, now_ms(), stage_infos, dict(self.properties)))
@@ -201,26 +233,33 @@ class _Job:
             self._drain()
             self.post(ev.SparkListenerJobEnd(self.job_id, now_ms(), False, str(e)))
             raise
+        self._finish()
         self.post(ev.SparkListenerJobEnd(self.job_id, now_ms(), True))
         return self.results
 
     def _loop(self) -> None:
         while True:
-            self._submit_ready()
-            if self.final.id in self.done_stages:
+            self._submit_if_ready(self.final)
+            if self._stage_done(self.final):
                 return
-            if self.running_tasks == 0:
+            if not self.running_stages and self._in_flight == 0:
                 raise SparkException(f"job {self.job_id} cannot make progress: no stage is runnable")
             self._handle(self.completions.get())
 
-    def _submit_ready(self) -> None:
-        for stage in self.stages:
-            if stage.id in self.running_stages or stage.id in self.done_stages:
-                continue
-            if stage.is_shuffle_map and self.s._available(stage):
-                continue
-            if all(self.s._available(p) for p in stage.parents):
-                self._submit_stage(stage)
+    def _stage_done(self, stage: Stage) -> bool:
+        if stage.is_shuffle_map:
+            return self.s._available(stage)
+        return len(self.finished_results) == len(self.partitions)
+
+    def _submit_if_ready(self, stage: Stage) -> None:
+        """Spark's ``submitStage``: run ``stage`` once its parents' outputs exist, else the parents."""
+        if stage.id in self.running_stages or self._stage_done(stage):
+            return
+        missing = [p for p in stage.parents if not self.s._available(p)]
+        for parent in missing:
+            self._submit_if_ready(parent)
+        if not missing:
+            self._submit_stage(stage)
 
     def _submit_stage(self, stage: Stage) -> None:
         stage.attempt += 1
@@ -228,93 +267,64 @@ class _Job:
             raise SparkException(f"Stage {stage.id} failed {MAX_STAGE_ATTEMPTS} times; aborting job {self.job_id}")
         if stage.is_shuffle_map:
             todo = self.s.env.shuffle_manager.missing_maps(stage.shuffle.shuffle_id)
+            binary = TaskBinary((stage.id, stage.attempt), shuffle=stage.shuffle)
         else:
-            todo = list(range(len(self.partitions)))
+            todo = [p for i, p in enumerate(self.partitions) if i not in self.finished_results]
+            binary = TaskBinary((stage.id, stage.attempt), plan=stage.plan, result_fn=self.result_fn)
         stage.info = self.s._stage_info(stage, len(todo))
         stage.info.submission_time = now_ms()
         self.pending[stage.id] = set(todo)
         self.stage_metrics[stage.id] = {}
         self.running_stages.add(stage.id)
         self.post(ev.SparkListenerStageSubmitted(stage.info, dict(self.properties)))
-        for p in todo:
-            self._launch(stage, p, 0)
         if not todo:
             self._stage_completed(stage, None)
-
-    def _launch(self, stage: Stage, partition: int, attempt: int) -> None:
-        task_id = next(self.s._task_ids)
-        self.running_tasks += 1
-        self.s.task_scheduler.submit(self._run_task, stage, partition, attempt, task_id, stage.attempt)
-
-    # runs on an executor thread
-    def _run_task(self, stage: Stage, partition: int, attempt: int, task_id: int, stage_attempt: int) -> None:
-        env = self.s.env
-        index = partition if stage.is_shuffle_map else self.partitions[partition]
-        info = ev.TaskInfo(task_id, partition, attempt, index, now_ms(), env.executor_id, env.host)
-        self.post(ev.SparkListenerTaskStart(stage.id, stage_attempt, info))
-        ctx = TaskContext(stage.id, stage_attempt, index, attempt, task_id, env)
-        completion = _Completion(stage, partition, attempt, info, ctx)
-        started, cpu_started = time.perf_counter(), time.thread_time_ns()
-        try:
-            if stage.is_shuffle_map:
-                completion.result = stage.shuffle.write_map_output(index, ctx)
-            else:
-                completion.result = self.result_fn(stage.plan.execute_partition(index, ctx), ctx)
-        except BaseException as e:  # every failure is reported to the scheduler, never lost
-            completion.error = e
-            completion.error_trace = traceback.format_exc()
-        ctx.metrics.executor_run_time = int((time.perf_counter() - started) * 1000)
-        ctx.metrics.executor_cpu_time = time.thread_time_ns() - cpu_started
-        info.finish_time = now_ms()
-        self.completions.put(completion)
+            return
+        self.managers.append(self.s.task_scheduler.submit_tasks(TaskSet(binary, stage.id, stage.attempt, todo, self)))
 
     def _handle(self, c: _Completion) -> None:
-        self.running_tasks -= 1
-        stage = c.stage
-        if c.error is None:
-            self._task_end(c, ev.TaskEndReason("Success"))
-            if c.ctx.stage_attempt_id != stage.attempt:
-                return  # a late task of an earlier attempt
-            self.stage_metrics[stage.id][c.partition] = tuple(c.ctx.sql_metric_updates.values())
-            if stage.is_shuffle_map:
-                self.s.env.shuffle_manager.register_map_output(stage.shuffle.shuffle_id, c.result)
-            else:
-                self.results[c.partition] = c.result
-            self.pending[stage.id].discard(c.partition)
-            if not self.pending[stage.id]:
-                self._stage_completed(stage, None)
-            return
-        c.info.failed = True
-        if isinstance(c.error, FetchFailedException):
-            e = c.error
-            self._task_end(c, ev.TaskEndReason("FetchFailed", shuffle_id=e.shuffle_id, map_id=e.map_index,
-                                               reduce_id=e.reduce_id, message=str(e)))
-            self.s.env.shuffle_manager.unregister_map_output(e.shuffle_id, e.map_index)
-            if stage.id in self.running_stages and c.ctx.stage_attempt_id == stage.attempt:
-                self._stage_completed(stage, f"FetchFailed: {e}")
-            return
-        self._task_end(c, _exception_reason(c))
-        key = (stage.id, c.partition)
-        self.failures[key] = self.failures.get(key, 0) + 1
-        if self.failures[key] < self.max_failures:
-            self._launch(stage, c.partition, c.attempt + 1)
-            return
-        reason = (f"Task {c.partition} in stage {stage.id}.{stage.attempt} failed {self.failures[key]} times, "
-                  f"most recent failure: Lost task {c.partition}.{c.attempt} in stage {stage.id}.{stage.attempt} "
-                  f"(TID {c.info.task_id}) ({self.s.env.host} executor {self.s.env.executor_id}): "
-                  f"{type(c.error).__name__}: {c.error}")
-        self._stage_completed(stage, reason)
-        raise SparkException(f"Job aborted due to stage failure: {reason}") from c.error
+        with self._lock:
+            self._in_flight -= 1
+        self._task_end(c)
+        stage = self.stage_by_id[c.task.stage_id]
+        current = stage.id in self.running_stages and c.task.stage_attempt_id == stage.attempt
+        reason = c.result.reason
+        if reason.reason == "Success":
+            self._task_succeeded(stage, c, current)
+        elif reason.reason == "FetchFailed":
+            if reason.map_id is not None:
+                self.s.env.shuffle_manager.unregister_map_output(reason.shuffle_id, reason.map_id)
+            if current:
+                self._stage_completed(stage, f"FetchFailed: {reason.message}")
+        elif c.abort_reason is not None:
+            self._stage_completed(stage, c.abort_reason)
+            raise SparkException(f"Job aborted due to stage failure: {c.abort_reason}")
+        # any other failure: the task scheduler has already queued the next attempt
 
-    def _task_end(self, c: _Completion, reason: ev.TaskEndReason) -> None:
+    def _task_succeeded(self, stage: Stage, c: _Completion, current: bool) -> None:
+        partition = c.task.partition_id
+        if stage.is_shuffle_map:
+            self.s.env.shuffle_manager.register_map_output(stage.shuffle.shuffle_id, c.result.value)
+        elif self.result_slot[partition] not in self.finished_results:
+            self.results[self.result_slot[partition]] = c.result.value
+            self.finished_results.add(self.result_slot[partition])
+        if not current:
+            return  # a late task of an earlier attempt: its output is kept, its stage is over
+        self.stage_metrics[stage.id][partition] = tuple(c.result.accum_updates)
+        self.pending[stage.id].discard(partition)
+        if not self.pending[stage.id]:
+            # a map stage whose executor was lost meanwhile misses outputs: _loop resubmits it
+            self._stage_completed(stage, None)
+
+    def _task_end(self, c: _Completion) -> None:
         values = {}
-        for metric, update in c.ctx.sql_metric_updates.values():
+        for metric, update in c.result.accum_updates:
             # a task's copy of a SQL metric starts at zero, so its value is its own update
             values[metric.accumulator_id] = ev.AccumulableInfo(metric.accumulator_id, metric.name, update,
                                                                update, metadata="sql")
         c.info.accumulables = list(values.values())
-        task_type = "ShuffleMapTask" if c.stage.is_shuffle_map else "ResultTask"
-        self.post(ev.SparkListenerTaskEnd(c.stage.id, c.ctx.stage_attempt_id, task_type, reason, c.info, c.ctx.metrics))
+        self.post(ev.SparkListenerTaskEnd(c.task.stage_id, c.task.stage_attempt_id, c.task.binary.task_type,
+                                          c.result.reason, c.info, c.result.metrics, c.result.executor_metrics))
 
     def _stage_completed(self, stage: Stage, failure: str | None) -> None:
         self.running_stages.discard(stage.id)
@@ -329,24 +339,24 @@ class _Job:
                 acc.value += value
         info.accumulables = list(totals.values())
         self.post(ev.SparkListenerStageCompleted(info))
-        if failure is None:
-            self.done_stages.add(stage.id)
+
+    def _finish(self) -> None:
+        """The job is over: attempts still running (speculative losers) report straight to the bus."""
+        with self._lock:
+            self._over = True
+        while not self.completions.empty():
+            self._task_end(self.completions.get())
 
     def _drain(self) -> None:
-        """After an abort: wait for the tasks still running and report how they ended."""
-        while self.running_tasks > 0:
+        """After an abort: stop the job's task sets and wait for the attempts still running."""
+        for manager in self.managers:
+            self.s.task_scheduler.cancel(manager, f"Stage cancelled: job {self.job_id} aborted")
+        while True:
+            with self._lock:
+                if self._in_flight == 0:
+                    break
             c = self.completions.get()
-            self.running_tasks -= 1
-            self._task_end(c, ev.TaskEndReason("Success") if c.error is None else _exception_reason(c))
-
-
-def _exception_reason(c: _Completion) -> ev.TaskEndReason:
-    e = c.error
-    frames = traceback.extract_tb(e.__traceback__) if e.__traceback__ else []
-    return ev.TaskEndReason(
-        "ExceptionFailure",
-        class_name=f"{type(e).__module__}.{type(e).__qualname__}",
-        description=str(e),
-        stack_trace=[f"{f.name}|{f.filename}|{f.lineno}" for f in frames],
-        full_stack_trace=c.error_trace,
-    )
+            with self._lock:
+                self._in_flight -= 1
+            self._task_end(c)
+        self._finish()

@@ -59,6 +59,9 @@ class TaskMetrics:
     output_records_written: int = 0
     shuffle_read: ShuffleReadMetrics = field(default_factory=ShuffleReadMetrics)
     shuffle_write: ShuffleWriteMetrics = field(default_factory=ShuffleWriteMetrics)
+    # (block id, engine.storage.BlockStatus) of blocks the task stored or evicted, when
+    # spark.taskMetrics.trackUpdatedBlockStatuses is on (off by default, as in Spark)
+    updated_blocks: list = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -249,6 +252,8 @@ class SparkListenerTaskEnd(SparkListenerEvent):
     reason: TaskEndReason
     task_info: TaskInfo
     task_metrics: TaskMetrics | None
+    # peaks of the executor's process metrics while the task ran, by Spark's ExecutorMetricType names
+    executor_metrics: dict[str, int] | None = None
 
 
 @dataclass(slots=True)
@@ -267,6 +272,28 @@ class SparkListenerSQLExecutionEnd(SparkListenerEvent):
     execution_id: int
     time: int
     error_message: str | None = None
+
+
+@dataclass(slots=True)
+class SparkListenerSQLAdaptiveExecutionUpdate(SparkListenerEvent):
+    """AQE re-planned a running execution: the whole new plan, as text and as a tree."""
+
+    execution_id: int
+    physical_plan_description: str
+    spark_plan_info: SparkPlanInfo
+
+
+@dataclass(slots=True)
+class SparkListenerSQLAdaptiveSQLMetricUpdates(SparkListenerEvent):
+    """Metrics of plan nodes AQE added to a subquery's plan (Spark posts this for subqueries only)."""
+
+    execution_id: int
+    sql_plan_metrics: list[SQLMetricInfo]
+
+
+@dataclass(slots=True)
+class SparkListenerUnpersistRDD(SparkListenerEvent):
+    rdd_id: int
 
 
 @dataclass(slots=True)

@@ -17,8 +17,9 @@ Policy, following Spark:
 * Start events carry no accumulables (SPARK-42205): ``TaskStart``'s task info and
   ``StageSubmitted``'s stage info always write ``"Accumulables": []``.
 * Fields Spark 4 writes that Ember does not measure are written as zeros: the push-based shuffle
-  read metrics, "Remote Requests Duration", "Peak Off Heap Execution Memory", the executor
-  memory/GC metrics in "Task Executor Metrics", "Updated Blocks" (empty).
+  read metrics, "Remote Requests Duration", "Peak Off Heap Execution Memory", the JVM memory and
+  GC times in "Task Executor Metrics" (its process RSS/VMem and GC counts are measured),
+  "Updated Blocks" (empty).
 
 Example: ``SparkListenerJobEnd(job_id=3, time=1700000000000, succeeded=True)`` becomes::
 
@@ -31,7 +32,7 @@ import os
 import re
 from typing import Any, Callable
 
-from engine.storage import BLOCK_MANAGER_PORT
+from engine.storage import BLOCK_MANAGER_PORT, StorageLevel
 from engine.scheduler.events import (
     AccumulableInfo,
     RDDInfo,
@@ -39,6 +40,7 @@ from engine.scheduler.events import (
     SparkListenerApplicationStart,
     SparkListenerBlockManagerAdded,
     SparkListenerDriverAccumUpdates,
+    SparkListenerUnpersistRDD,
     SparkListenerEnvironmentUpdate,
     SparkListenerEvent,
     SparkListenerExecutorAdded,
@@ -46,6 +48,8 @@ from engine.scheduler.events import (
     SparkListenerJobEnd,
     SparkListenerJobStart,
     SparkListenerLogStart,
+    SparkListenerSQLAdaptiveExecutionUpdate,
+    SparkListenerSQLAdaptiveSQLMetricUpdates,
     SparkListenerSQLExecutionEnd,
     SparkListenerSQLExecutionStart,
     SparkListenerStageCompleted,
@@ -326,7 +330,7 @@ def _task_end(e: SparkListenerTaskEnd) -> dict[str, Any]:
         "Task Type": e.task_type,
         "Task End Reason": task_end_reason_json(e.reason, e.task_info),
         "Task Info": task_info_json(e.task_info, include_accumulables=True),
-        "Task Executor Metrics": dict.fromkeys(EXECUTOR_METRIC_NAMES, 0),
+        "Task Executor Metrics": {name: (e.executor_metrics or {}).get(name, 0) for name in EXECUTOR_METRIC_NAMES},
     }
     if e.task_metrics is not None:
         out["Task Metrics"] = task_metrics_json(e.task_metrics)
@@ -401,7 +405,25 @@ def task_metrics_json(m: TaskMetrics) -> dict[str, Any]:
             "Bytes Written": m.output_bytes_written,
             "Records Written": m.output_records_written,
         },
-        "Updated Blocks": [],
+        "Updated Blocks": [_updated_block(block_id, status) for block_id, status in m.updated_blocks],
+    }
+
+
+def _unpersist_rdd(e: SparkListenerUnpersistRDD) -> dict[str, Any]:
+    return {"Event": "SparkListenerUnpersistRDD", "RDD ID": e.rdd_id}
+
+
+def _updated_block(block_id: str, status) -> dict[str, Any]:
+    """Spark's ``blockStatusToJson`` entry; a DataFrame's cached blocks are serialized, as in Spark."""
+    use_memory, use_disk = StorageLevel.flags(status.storage_level)
+    return {
+        "Block ID": block_id,
+        "Status": {
+            "Storage Level": {"Use Disk": use_disk, "Use Memory": use_memory, "Use Off Heap": False,
+                              "Deserialized": False, "Replication": 1},
+            "Memory Size": status.memory_size,
+            "Disk Size": status.disk_size,
+        },
     }
 
 
@@ -580,6 +602,24 @@ def _sql_execution_end(e: SparkListenerSQLExecutionEnd) -> dict[str, Any]:
     }
 
 
+def _sql_adaptive_execution_update(e: SparkListenerSQLAdaptiveExecutionUpdate) -> dict[str, Any]:
+    return {
+        "Event": f"{SQL_UI_PACKAGE}.SparkListenerSQLAdaptiveExecutionUpdate",
+        "executionId": e.execution_id,
+        "physicalPlanDescription": e.physical_plan_description,
+        "sparkPlanInfo": spark_plan_info_json(e.spark_plan_info),
+    }
+
+
+def _sql_adaptive_sql_metric_updates(e: SparkListenerSQLAdaptiveSQLMetricUpdates) -> dict[str, Any]:
+    return {
+        "Event": f"{SQL_UI_PACKAGE}.SparkListenerSQLAdaptiveSQLMetricUpdates",
+        "executionId": e.execution_id,
+        "sqlPlanMetrics": [{"name": m.name, "accumulatorId": m.accumulator_id, "metricType": m.metric_type}
+                           for m in e.sql_plan_metrics],
+    }
+
+
 def _driver_accum_updates(e: SparkListenerDriverAccumUpdates) -> dict[str, Any]:
     return {
         "Event": f"{SQL_UI_PACKAGE}.SparkListenerDriverAccumUpdates",
@@ -619,4 +659,7 @@ _SERIALIZERS: dict[type, Callable[[Any], dict[str, Any]]] = {
     SparkListenerSQLExecutionStart: _sql_execution_start,
     SparkListenerSQLExecutionEnd: _sql_execution_end,
     SparkListenerDriverAccumUpdates: _driver_accum_updates,
+    SparkListenerUnpersistRDD: _unpersist_rdd,
+    SparkListenerSQLAdaptiveExecutionUpdate: _sql_adaptive_execution_update,
+    SparkListenerSQLAdaptiveSQLMetricUpdates: _sql_adaptive_sql_metric_updates,
 }

@@ -2,7 +2,8 @@
 
 ``df.cache()`` registers ``df``'s analyzed plan. Any later query containing that plan (compared
 whole, with ``==``) reads the cached partitions instead (Spark's ``useCachedData``). The first
-job to need a partition computes and stores it.
+job to need a partition computes and stores it, at the storage level given to ``persist``, in the
+block manager (``engine.storage``), whose memory comes from the executor's storage pool.
 """
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ import itertools
 
 from engine.catalyst import logical as L
 from engine.execution.in_memory_table_scan_exec import CachedPlan
+from engine.scheduler.events import SparkListenerUnpersistRDD
+from engine.storage import StorageLevel
 
 _rdd_ids = itertools.count(10_000)
 
@@ -20,15 +23,19 @@ class CacheManager:
         self._entries: dict[L.LogicalPlan, L.InMemoryRelation] = {}
 
     def cache(self, plan: L.LogicalPlan, storage_level: str) -> None:
+        StorageLevel.flags(storage_level)  # an unknown level fails here, where the user named it
         if plan in self._entries:
             return
         cached = CachedPlan(next(_rdd_ids), storage_level)
         self._entries[plan] = L.InMemoryRelation(plan.output, plan, L.DataHandle(cached), storage_level)
 
     def uncache(self, plan: L.LogicalPlan) -> None:
+        """Forget the cached plan, drop its blocks, and tell listeners (``SparkListenerUnpersistRDD``)."""
         entry = self._entries.pop(plan, None)
         if entry is not None:
-            self.session.env.block_manager.remove_prefix(f"rdd_{entry.cache.value.rdd_id}_")
+            rdd_id = entry.cache.value.rdd_id
+            self.session.env.block_manager.remove_prefix(f"rdd_{rdd_id}_")
+            self.session.bus.post(SparkListenerUnpersistRDD(rdd_id))
 
     def lookup(self, plan: L.LogicalPlan) -> L.InMemoryRelation | None:
         return self._entries.get(plan)

@@ -15,6 +15,15 @@ DEFAULTS: dict[str, str] = {
     "spark.sql.files.maxPartitionBytes": "134217728",
     "spark.sql.files.openCostInBytes": "4194304",
     "spark.sql.codegen.wholeStage": "true",
+    "spark.sql.adaptive.enabled": "true",
+    "spark.sql.adaptive.advisoryPartitionSizeInBytes": "64MB",
+    "spark.sql.adaptive.coalescePartitions.enabled": "true",
+    "spark.sql.adaptive.coalescePartitions.parallelismFirst": "true",
+    "spark.sql.adaptive.coalescePartitions.minPartitionSize": "1MB",
+    "spark.sql.adaptive.skewJoin.enabled": "true",
+    "spark.sql.adaptive.skewJoin.skewedPartitionFactor": "5.0",
+    "spark.sql.adaptive.skewJoin.skewedPartitionThresholdInBytes": "256MB",
+    "spark.sql.adaptive.localShuffleReader.enabled": "true",
     "spark.sql.caseSensitive": "false",
     "spark.eventLog.enabled": "true",
     "spark.eventLog.dir": "./ember-events",
@@ -24,6 +33,13 @@ DEFAULTS: dict[str, str] = {
     "spark.eventLog.rolling.maxFileSize": "128m",
     "spark.local.dir": "/tmp",
     "spark.shuffle.compress": "true",
+    "spark.shuffle.checksum.enabled": "true",
+    "spark.shuffle.checksum.algorithm": "ADLER32",
+    "spark.speculation": "false",
+    "spark.speculation.interval": "100ms",
+    "spark.speculation.multiplier": "1.5",
+    "spark.speculation.quantile": "0.75",
+    "spark.speculation.minTaskRuntime": "100ms",
 }
 
 _SIZE_UNITS = {"": 1, "b": 1, "k": 1 << 10, "kb": 1 << 10, "m": 1 << 20, "mb": 1 << 20,
@@ -40,12 +56,35 @@ def parse_bytes(value: str | int) -> int:
     return int(m.group(1)) * _SIZE_UNITS[m.group(2).lower()]
 
 
+# Spark's default spark.task.maxFailures on a cluster (local masters default to one attempt).
+CLUSTER_MAX_FAILURES = 4
+
+_LOCAL_CLUSTER = re.compile(r"local-cluster\[\s*(\d+)\s*,\s*(\d+)\s*,\s*(\d+)\s*\]")
+
+
+def parse_local_cluster(master: str) -> tuple[int, int, int] | None:
+    """``local-cluster[E,C,M]``: E executor processes with C task slots and M MiB each; None for
+    another master."""
+    m = _LOCAL_CLUSTER.fullmatch(master.strip())
+    if not m:
+        return None
+    executors, cores, memory_mb = (int(g) for g in m.groups())
+    if executors < 1 or cores < 1 or memory_mb < 1:
+        raise ValueError(f"Master URL '{master}': executors, cores and memory (MiB) must each be at least 1")
+    return executors, cores, memory_mb
+
+
 def parse_master(master: str) -> tuple[int, int]:
-    """Task slots and max task failures of a master URL: ``local``, ``local[N]``, ``local[*]``, ``local[N,F]``."""
+    """Task slots and max task failures of a master URL: ``local``, ``local[N]``, ``local[*]``,
+    ``local[N,F]``, or ``local-cluster[E,C,M]`` (E*C slots, Spark's cluster default of 4 attempts)."""
+    cluster = parse_local_cluster(master)
+    if cluster is not None:
+        return cluster[0] * cluster[1], CLUSTER_MAX_FAILURES
     m = re.fullmatch(r"local(?:\[(\*|\d+)(?:\s*,\s*(\d+))?\])?", master.strip())
     if not m:
         raise ValueError(
-            f"Could not parse Master URL: '{master}'. Ember runs local, local[N], local[*] and local[N,F]."
+            f"Could not parse Master URL: '{master}'. Ember runs local, local[N], local[*], local[N,F] "
+            "and local-cluster[E,C,M]."
         )
     if m.group(1) is None:
         slots = 1

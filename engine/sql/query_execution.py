@@ -5,6 +5,11 @@
 ``explain(mode)`` prints any of them as Spark does. ``execute`` runs the query as one SQL
 execution: it posts SQLExecutionStart with the physical plan and its metrics, runs the jobs
 (broadcasts and range sampling first, then the action's own job) and posts SQLExecutionEnd.
+
+With ``spark.sql.adaptive.enabled`` (the default, as in Spark 4) a plan with exchanges is put under
+an ``AdaptiveSparkPlan`` (``engine.adaptive``): its query stages run as jobs of their own and the
+rest is re-planned from their real sizes; each new plan is posted as
+SparkListenerSQLAdaptiveExecutionUpdate.
 """
 from __future__ import annotations
 
@@ -13,6 +18,7 @@ import time
 import traceback
 from functools import cached_property
 
+from engine.adaptive.adaptive_spark_plan_exec import AdaptiveContext, AdaptiveSparkPlanExec
 from engine.execution.collapse_codegen_stages import collapse_codegen_stages
 from engine.execution.ensure_requirements import ensure_requirements
 from engine.execution.planner import SparkPlanner
@@ -63,7 +69,13 @@ class QueryExecution:
         plan = ensure_requirements(self.spark_plan, int(conf.get("spark.sql.shuffle.partitions")))
         if conf.get_bool("spark.sql.codegen.wholeStage"):
             plan = collapse_codegen_stages(plan)
+        if conf.get_bool("spark.sql.adaptive.enabled") and any(n.is_stage_boundary for n in plan.walk()):
+            plan = AdaptiveSparkPlanExec(plan)
         return self.wrap(plan) if self.wrap else plan
+
+    @property
+    def adaptive_plan(self) -> AdaptiveSparkPlanExec | None:
+        return next((n for n in self.executed_plan.walk() if isinstance(n, AdaptiveSparkPlanExec)), None)
 
     # ---- running ----
     def execute(self, action: str, result_fn, partitions=None, call_site: CallSite | None = None) -> list:
@@ -82,13 +94,28 @@ class QueryExecution:
             todo = list(range(node.num_partitions)) if parts is None else list(parts)
             return session.dag_scheduler.run_job(node, todo, fn, call_site, properties)
 
+        def post_driver_metrics(updates):
+            session.bus.post(ev.SparkListenerDriverAccumUpdates(execution_id, updates))
+
+        def on_plan_update():
+            session.bus.post(ev.SparkListenerSQLAdaptiveExecutionUpdate(
+                execution_id, self.explain_string("formatted"), plan_info(plan)))
+
+        adaptive = self.adaptive_plan
+        if adaptive is not None:
+            adaptive.context = AdaptiveContext(
+                session.conf, session.env.shuffle_manager, lambda node: self._prepare(node, run_job),
+                lambda exchange: session.dag_scheduler.submit_map_stage(exchange, call_site, properties),
+                on_plan_update, post_driver_metrics)
         try:
             self._prepare(plan, run_job)
-            driver_updates = [(m.accumulator_id, m.value) for node in plan.walk() if node.is_stage_boundary
-                              for m in node.metrics.values() if m.value]
+            driver_updates = [(m.accumulator_id, m.value) for node in _outside_adaptive(plan)
+                              if node.is_stage_boundary for m in node.metrics.values() if m.value]
             if driver_updates:
-                session.bus.post(ev.SparkListenerDriverAccumUpdates(execution_id, driver_updates))
+                post_driver_metrics(driver_updates)
             results = run_job(plan, result_fn, partitions)
+            if adaptive is not None:
+                adaptive.finish()
         except BaseException as e:
             session.bus.post(ev.SparkListenerSQLExecutionEnd(execution_id, _now(), f"{type(e).__name__}: {e}"))
             raise
@@ -96,9 +123,10 @@ class QueryExecution:
         return results
 
     def _prepare(self, node, run_job) -> None:
-        lineage = getattr(node, "lineage_children", None)
-        for child in (lineage(self.session.env.block_manager) if lineage else node.children):
-            self._prepare(child, run_job)
+        if not getattr(node, "prepares_subtree", False):
+            lineage = getattr(node, "lineage_children", None)
+            for child in (lineage(self.session.env.block_manager) if lineage else node.children):
+                self._prepare(child, run_job)
         node.do_prepare(run_job)
 
     # ---- explaining ----
@@ -125,6 +153,14 @@ class QueryExecution:
 
 def _now() -> int:
     return int(time.time() * 1000)
+
+
+def _outside_adaptive(plan):
+    """The nodes of ``plan`` not under an AdaptiveSparkPlan (which posts its stages' metrics itself)."""
+    yield plan
+    if not getattr(plan, "prepares_subtree", False):
+        for c in plan.children:
+            yield from _outside_adaptive(c)
 
 
 def plan_info(node) -> ev.SparkPlanInfo:
@@ -160,17 +196,20 @@ def _human_size(n: int) -> str:
 
 
 def _formatted(plan) -> str:
-    """Spark's formatted mode: the tree with numbered nodes, then each node's details."""
+    """Spark's formatted mode: the tree with numbered nodes, then each node's details. An adaptive
+    plan shows its sections (current or final plan, then the initial one); nodes they share keep
+    one number."""
     numbered: list = []
+    ids: dict[int, int] = {}
 
     def number(node):
-        for c in node.children:
-            number(c)
-        if getattr(node, "codegen_stage_id", None) is None:
+        for _, sub in _explain_sections(node):
+            number(sub)
+        if getattr(node, "codegen_stage_id", None) is None and id(node) not in ids:
+            ids[id(node)] = len(numbered) + 1
             numbered.append(node)
 
     number(plan)
-    ids = {id(n): i + 1 for i, n in enumerate(numbered)}
     lines = ["== Physical Plan =="]
 
     def tree(node, first, rest, codegen):
@@ -178,10 +217,15 @@ def _formatted(plan) -> str:
             tree(node.child, first, rest, node.codegen_stage_id if node.compiled else None)
             return
         marker = "* " if codegen is not None else ""
-        lines.append(f"{first}{marker}{node.node_name} ({ids[id(node)]})")
-        kids = node.children
-        for i, c in enumerate(kids):
-            last = i == len(kids) - 1
+        suffix = node.formatted_suffix() if hasattr(node, "formatted_suffix") else None
+        lines.append(f"{first}{marker}{node.node_name} ({ids[id(node)]}){', ' + suffix if suffix else ''}")
+        sections = _explain_sections(node)
+        for i, (title, c) in enumerate(sections):
+            if title is not None:
+                lines.append(f"{rest}+- == {title} ==")
+                tree(c, rest + "   ", rest + "   ", None)
+                continue
+            last = i == len(sections) - 1
             tree(c, rest + ("+- " if last else ":- "), rest + ("   " if last else ":  "),
                  codegen if c.supports_codegen else None)
 
@@ -195,6 +239,13 @@ def _formatted(plan) -> str:
             lines.append(f"Arguments: {args}")
         lines.append("")
     return "\n".join(lines)
+
+
+def _explain_sections(node) -> list:
+    """``(title, subplan)`` pairs explain draws under ``node``: its children, untitled, or an
+    adaptive plan's titled sections."""
+    sections = getattr(node, "explain_sections", None)
+    return sections() if sections else [(None, c) for c in node.children]
 
 
 def _codegen(plan) -> str:

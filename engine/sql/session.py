@@ -19,19 +19,22 @@ import socket
 import sys
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 
 from engine.catalyst import logical as L
 from engine.catalyst.expressions import AttributeReference
+from engine.memory import UnifiedMemoryManager
 from engine.scheduler import events as ev
 from engine.scheduler.app_status import AppStatusListener
+from engine.scheduler.cluster_backend import LocalClusterBackend
 from engine.scheduler.dag_scheduler import DAGScheduler
 from engine.scheduler.event_logging_listener import EventLoggingListener
 from engine.scheduler.listener_bus import LiveListenerBus
+from engine.scheduler.local_backend import LocalSchedulerBackend
+from engine.scheduler.task_scheduler import TaskSchedulerImpl
 from engine.shuffle.manager import ShuffleManager
-from engine.sql.conf import DEFAULTS, RuntimeConfig, parse_master
+from engine.sql.conf import DEFAULTS, RuntimeConfig, parse_local_cluster, parse_master
 from engine.sql.types import LongType
 from engine.storage import BLOCK_MANAGER_PORT, BlockManager
 
@@ -47,6 +50,25 @@ class SparkEnv:
     block_manager: BlockManager
     executor_id: str = "driver"
     host: str = "localhost"
+    memory_manager: UnifiedMemoryManager | None = None
+
+    def __post_init__(self):
+        # local mode: the driver is the executor, sized by spark.driver.memory
+        if self.memory_manager is None:
+            self.memory_manager = UnifiedMemoryManager.from_conf(self.conf, executor_is_driver=self.executor_id == "driver")
+        self.block_manager.bind_memory_manager(self.memory_manager)
+
+
+def create_env(conf: RuntimeConfig, local_dir: str, executor_id: str = "driver", host: str = "localhost",
+               map_output_tracker=None) -> SparkEnv:
+    """The services of one executor: the driver's in ``local[N]``, each executor process's own in
+    ``local-cluster`` (which passes ``map_output_tracker`` to ask the driver where map outputs are).
+    Per-executor services (memory, blocks) are built here, from the application's configuration."""
+    codec = "lz4" if conf.get_bool("spark.shuffle.compress") else None
+    checksum = conf.get("spark.shuffle.checksum.algorithm").upper() if conf.get_bool(
+        "spark.shuffle.checksum.enabled") else None
+    shuffle = ShuffleManager(os.path.join(local_dir, "shuffle"), codec, executor_id, checksum, map_output_tracker)
+    return SparkEnv(conf, shuffle, BlockManager(os.path.join(local_dir, "blocks")), executor_id, host)
 
 
 submit_conf: dict[str, str] = {}
@@ -105,6 +127,9 @@ class SparkSession:
     def __init__(self, options: dict[str, str]):
         self.conf = RuntimeConfig(options)
         self.slots, max_failures = parse_master(self.conf.get("spark.master"))
+        cluster = parse_local_cluster(self.conf.get("spark.master"))
+        if cluster is not None and "spark.executor.memory" not in options:
+            self.conf.set("spark.executor.memory", f"{cluster[2]}m")
         if "spark.task.maxFailures" not in options:
             self.conf.set("spark.task.maxFailures", max_failures)
         if "spark.default.parallelism" not in options:
@@ -113,9 +138,7 @@ class SparkSession:
         self.app_id = f"local-{self.start_time}"
         self.app_name = self.conf.get("spark.app.name")
         local_dir = os.path.join(self.conf.get("spark.local.dir"), f"ember-{self.app_id}-{os.getpid()}")
-        codec = "lz4" if self.conf.get_bool("spark.shuffle.compress") else None
-        self.env = SparkEnv(self.conf, ShuffleManager(os.path.join(local_dir, "shuffle"), codec),
-                            BlockManager(os.path.join(local_dir, "blocks")), host=_host())
+        self.env = create_env(self.conf, local_dir, host=_host())
         self._local_dir = local_dir
         self.bus = LiveListenerBus()
         self.status = AppStatusListener()
@@ -128,15 +151,21 @@ class SparkSession:
         for name in filter(None, (n.strip() for n in self.conf.get("spark.extraListeners", "").split(","))):
             self.bus.add_listener(_instantiate(name))
         self.bus.start()
-        self._executor = ThreadPoolExecutor(max_workers=self.slots, thread_name_prefix="Executor task launch worker")
-        self.dag_scheduler = DAGScheduler(self.env, self.bus, self._executor)
+        self.task_scheduler = TaskSchedulerImpl(self.conf, self.bus)
+        self.dag_scheduler = DAGScheduler(self.env, self.bus, self.task_scheduler)
+        if cluster is None:
+            self.backend = LocalSchedulerBackend(self.task_scheduler, self.env, self.slots)
+        else:
+            self.backend = LocalClusterBackend(self.task_scheduler, self.bus, self.conf, self.env, local_dir, *cluster)
+        self.task_scheduler.start(self.backend)
         from engine.sql.cache_manager import CacheManager
 
         self.cache_manager = CacheManager(self)
         self._execution_ids = itertools.count(0)
         self._stopped = False
-        self._post_startup_events()
+        self._post_startup_events(local=cluster is None)
         atexit.register(self.stop)
+        self.backend.start()
 
     # ---- PySpark API ----
     @property
@@ -188,7 +217,8 @@ class SparkSession:
             self._stopped = True
             if SparkSession._active is self:
                 SparkSession._active = None
-        self._executor.shutdown(wait=True)
+        self.backend.stop()
+        self.task_scheduler.stop()
         self.bus.post(ev.SparkListenerApplicationEnd(int(time.time() * 1000), 0))
         self.bus.stop()
         if self.event_log is not None:
@@ -215,11 +245,12 @@ class SparkSession:
         return next(self._execution_ids)
 
     # ---- startup ----
-    def _post_startup_events(self) -> None:
+    def _post_startup_events(self, local: bool) -> None:
         now = self.start_time
         host = self.env.host
-        self.bus.post(ev.SparkListenerExecutorAdded(now, "driver", host, self.slots))
-        max_mem = _storage_memory()
+        if local:  # the driver runs the tasks; on a cluster its executors are added as they register
+            self.bus.post(ev.SparkListenerExecutorAdded(now, "driver", host, self.slots))
+        max_mem = self.env.memory_manager.max_on_heap_storage_memory
         self.bus.post(ev.SparkListenerBlockManagerAdded(now, "driver", host, BLOCK_MANAGER_PORT, max_mem, max_mem))
         self.bus.post(ev.SparkListenerEnvironmentUpdate(
             spark_properties={**self.conf.getAll(), "spark.app.id": self.app_id, "spark.driver.host": host,
@@ -249,12 +280,6 @@ def _host() -> str:
         return socket.gethostbyname(socket.gethostname())
     except OSError:
         return "localhost"
-
-
-def _storage_memory() -> int:
-    import psutil
-
-    return int(psutil.virtual_memory().total * 0.6 * 0.5)
 
 
 __all__ = ["SparkSession", "DEFAULTS"]

@@ -170,7 +170,8 @@ def test_empty_input(data):
     assert e.count() == 0 and frames["t"].count() == N
 
 
-def test_explain_shows_the_aggregate_inside_the_stage_and_its_source(data):
+def test_explain_shows_the_aggregate_inside_the_stage_and_its_source(data, conf):
+    conf("spark.sql.adaptive.enabled", "false")  # the plan's root is the final aggregate, not AdaptiveSparkPlan
     frames, _ = data
     df = frames["t"].filter(F.col("v") > 0).groupBy("a").agg(F.sum("v"), F.avg("x"))
     text = df._qe.explain_string("codegen")

@@ -31,7 +31,9 @@ def run(tmp_path_factory):
     SparkSession._active = None
     spark = (SparkSession.builder.master("local[2]").appName("log-content")
              .config("spark.sql.shuffle.partitions", 3).config("spark.eventLog.dir", str(root / "ev"))
-             .config("spark.sql.autoBroadcastJoinThreshold", -1).getOrCreate())
+             .config("spark.sql.autoBroadcastJoinThreshold", -1)
+             .config("spark.sql.adaptive.enabled", False)  # one plan whose metrics every task reports
+             .getOrCreate())
     log_dir = spark.event_log_path
     df = spark.read.parquet(facts)
     rows = df.join(df.select("k", F.col("d").alias("d2")), "k").groupBy("s").agg(F.sum("d2")).collect()

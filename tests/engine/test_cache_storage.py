@@ -1,0 +1,151 @@
+"""cache()/persist() through the block manager and the storage memory pool: levels, LRU eviction,
+recompute of dropped partitions, unpersist, broadcast blocks, and what the event log shows."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from engine.memory import UnifiedMemoryManager
+from engine.scheduler.json_protocol import event_to_json
+from engine.sql import functions as F
+from engine.storage import BlockManager, StorageLevel
+
+MiB = 1024 * 1024
+
+
+class _Events:
+    def __init__(self):
+        self.events = []
+
+    def on_event(self, event):
+        self.events.append(event)
+
+
+@pytest.fixture(scope="module")
+def events(spark):
+    listener = _Events()
+    spark.bus.add_listener(listener)
+    return listener
+
+
+@pytest.fixture
+def small_storage(spark, conf, events):
+    """2 MiB of unified memory for the test; then the old manager."""
+    env = spark.env
+    saved = env.memory_manager
+    env.memory_manager = UnifiedMemoryManager(2 * MiB, 1 * MiB)
+    env.block_manager.bind_memory_manager(env.memory_manager)
+    conf("spark.sql.adaptive.enabled", "false")
+    events.events.clear()
+    yield env.memory_manager
+    env.memory_manager = saved
+    env.block_manager.bind_memory_manager(saved)
+
+
+def _frame(spark, rows: int, seed: int):
+    rng = np.random.default_rng(seed)
+    return spark.createDataFrame(pa.table({"k": rng.integers(0, 100, rows), "v": rng.normal(0, 1, rows)})).repartition(4)
+
+
+def _blocks(spark, df):
+    rdd_id = spark.cache_manager.lookup(df._plan).cache.value.rdd_id
+    bm = spark.env.block_manager
+    return [bm.status(b) for b in bm.block_ids(f"rdd_{rdd_id}_")]
+
+
+def test_disk_only_blocks_are_files_and_use_no_storage_memory(spark, small_storage):
+    df = _frame(spark, 20_000, 1).persist(StorageLevel.DISK_ONLY)
+    total = df.agg(F.sum("v")).collect()[0][0]
+    statuses = _blocks(spark, df)
+    assert len(statuses) == 4 and all(s.memory_size == 0 and s.disk_size > 0 for s in statuses)
+    assert small_storage.storage_memory_used == 0
+    assert df.agg(F.sum("v")).collect()[0][0] == pytest.approx(total)
+    df.unpersist()
+
+
+def test_memory_and_disk_goes_to_disk_when_storage_is_full_and_memory_only_is_recomputed(spark, small_storage):
+    big = _frame(spark, 200_000, 2)  # 3.2 MB: more than the 2 MiB of unified memory
+    expected = big.agg(F.count(F.lit(1)), F.sum("v")).collect()[0]
+    spilled = big.select("k", "v").persist(StorageLevel.MEMORY_AND_DISK)
+    assert tuple(spilled.agg(F.count(F.lit(1)), F.sum("v")).collect()[0]) == pytest.approx(tuple(expected))
+    statuses = _blocks(spark, spilled)
+    assert len(statuses) == 4 and any(s.disk_size > 0 for s in statuses) and any(s.memory_size > 0 for s in statuses)
+    spilled.unpersist()
+
+    dropped = big.select("v", "k").persist(StorageLevel.MEMORY_ONLY)
+    assert tuple(dropped.agg(F.count(F.lit(1)), F.sum("v")).collect()[0]) == pytest.approx(tuple(expected))
+    assert 0 < len(_blocks(spark, dropped)) < 4  # the partitions that did not fit are not kept
+    assert tuple(dropped.agg(F.count(F.lit(1)), F.sum("v")).collect()[0]) == pytest.approx(tuple(expected))
+    dropped.unpersist()
+
+
+def test_least_recently_used_blocks_of_another_rdd_are_evicted(tmp_path):
+    mm = UnifiedMemoryManager(10_000, 5_000)
+    bm = BlockManager(str(tmp_path))
+    bm.bind_memory_manager(mm)
+    block = pa.table({"x": pa.array(bytes(3_000), pa.uint8())})
+    bm.put("rdd_1_0", block, StorageLevel.MEMORY_AND_DISK)
+    bm.put("rdd_1_1", block, StorageLevel.MEMORY_ONLY)
+    bm.put("rdd_1_2", block, StorageLevel.MEMORY_ONLY)
+    bm.get("rdd_1_0")  # now the most recently used
+    updates = dict(bm.put("rdd_2_0", block, StorageLevel.MEMORY_ONLY))
+    assert updates["rdd_1_1"].storage_level == StorageLevel.NONE  # MEMORY_ONLY: dropped, not moved to disk
+    assert updates["rdd_2_0"].memory_size == block.nbytes
+    assert bm.contains("rdd_1_0") and not bm.contains("rdd_1_1")
+    assert "rdd_1_0" not in updates and "rdd_1_2" not in updates  # one eviction made room
+
+
+def test_a_block_never_evicts_blocks_of_its_own_rdd(tmp_path):
+    mm = UnifiedMemoryManager(10_000, 5_000)
+    bm = BlockManager(str(tmp_path))
+    bm.bind_memory_manager(mm)
+    block = pa.table({"x": pa.array(bytes(3_000), pa.uint8())})
+    for i in range(3):
+        bm.put(f"rdd_5_{i}", block, StorageLevel.MEMORY_ONLY)
+    assert bm.put("rdd_5_3", block, StorageLevel.MEMORY_ONLY) == []  # refused, not stored
+    assert [bm.contains(f"rdd_5_{i}") for i in range(4)] == [True, True, True, False]
+
+
+def test_a_cached_partition_is_read_instead_of_recomputed(spark, small_storage, events, conf):
+    conf("spark.taskMetrics.trackUpdatedBlockStatuses", "true")
+    df = _frame(spark, 5_000, 3).cache()
+    df.count()
+    spark.bus.wait_until_empty()
+    stored = [b for e in events.events if type(e).__name__ == "SparkListenerTaskEnd" for b in e.task_metrics.updated_blocks]
+    assert sorted(b for b, _ in stored) == [f"rdd_{spark.cache_manager.lookup(df._plan).cache.value.rdd_id}_{i}" for i in range(4)]
+    entry = json.loads(json.dumps(event_to_json(next(e for e in events.events if type(e).__name__ == "SparkListenerTaskEnd"
+                                                     and e.task_metrics.updated_blocks))))
+    status = entry["Task Metrics"]["Updated Blocks"][0]["Status"]
+    assert status["Storage Level"]["Use Memory"] and status["Memory Size"] > 0
+
+    events.events.clear()
+    df.count()
+    spark.bus.wait_until_empty()
+    task_ends = [e for e in events.events if type(e).__name__ == "SparkListenerTaskEnd"]
+    assert not any(e.task_metrics.updated_blocks for e in task_ends)  # read, not stored again
+    assert sum(e.task_metrics.shuffle_write.records_written for e in task_ends if e.task_type == "ShuffleMapTask") < 5_000
+
+    rdd_id = spark.cache_manager.lookup(df._plan).cache.value.rdd_id
+    df.unpersist()
+    spark.bus.wait_until_empty()
+    unpersist = [event_to_json(e) for e in events.events if type(e).__name__ == "SparkListenerUnpersistRDD"]
+    assert unpersist == [{"Event": "SparkListenerUnpersistRDD", "RDD ID": rdd_id}]
+    assert spark.env.block_manager.block_ids(f"rdd_{rdd_id}_") == []
+
+
+def test_broadcast_relation_is_a_block_of_the_block_manager(spark, small_storage, conf):
+    conf("spark.sql.autoBroadcastJoinThreshold", str(10 * MiB))
+    bm = spark.env.block_manager
+    before = set(bm.block_ids("broadcast_"))
+    small = spark.createDataFrame([(i, f"n{i}") for i in range(50)], ["k", "name"])
+    big = _frame(spark, 2_000, 4)
+    expected = sum(1 for r in big.select("k").collect() if r[0] < 50)
+    joined = big.join(small, "k")
+    assert "BroadcastExchange" in joined._qe.executed_plan.tree_string()
+    assert joined.count() == expected
+    new = set(bm.block_ids("broadcast_")) - before
+    assert new and all(bm.status(b).storage_level == StorageLevel.MEMORY_AND_DISK for b in new)
+    assert all(bm.status(b).memory_size > 0 for b in new)  # counted in storage memory
