@@ -50,3 +50,14 @@ def spark_logs() -> dict[str, Path]:
     from tests.spark_jobs.generate import generate_logs
 
     return generate_logs()
+
+
+@pytest.fixture(scope="session")
+def diff_pair_logs() -> dict[str, Path]:
+    """Scenario name of ``diff_pairs.py`` -> its event log: runs of one report differing by one change."""
+    reason = spark_unavailable()
+    if reason:
+        pytest.skip(f"real Spark unavailable: {reason}")
+    from tests.spark_jobs.generate import generate_logs
+
+    return generate_logs(module="tests.spark_jobs.diff_pairs")

@@ -2,12 +2,15 @@
 
     generate_logs()                      # {name: Path of the log}, generating what is missing
     python -m tests.spark_jobs.generate [--force] [names...]
+    generate_logs(module="tests.spark_jobs.diff_pairs")   # another module's scenarios, own cache key
 
 Each scenario is its own Spark application with its own event log: a single uncompressed file
 (``spark.eventLog.rolling.enabled=false``, ``spark.eventLog.compress=false``) named by Spark
 (``local-<millis>``). Logs are cached in ``$EMBER_SPARK_LOG_CACHE`` (default
 ``~/.cache/ember/spark-logs``) under ``<pyspark version>-<hash of scenarios.py>/<name>/`` (the
-hash covers BASE_CONF below too), so editing a scenario regenerates the logs.
+hash covers BASE_CONF below too), so editing a scenario regenerates the logs. Another module with
+a ``SCENARIOS`` dict of the same ``Scenario`` records (``module=``, ``--module``) is cached under
+the hash of its own file, so adding one never regenerates the logs of the others.
 
 Generation runs in child Python processes (never in the caller's, so a test run keeps no JVM). A
 child starts one JVM and runs its scenarios one after another, stopping each SparkContext and
@@ -26,6 +29,8 @@ import argparse
 import contextlib
 import fcntl
 import hashlib
+import importlib
+import importlib.util
 import json
 import os
 import shutil
@@ -38,7 +43,7 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 CACHE_ENV = "EMBER_SPARK_LOG_CACHE"
-SCENARIOS_FILE = Path(__file__).with_name("scenarios.py")
+DEFAULT_MODULE = "tests.spark_jobs.scenarios"
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CHILD_TIMEOUT_S = 900.0
 
@@ -56,24 +61,26 @@ def pyspark_version() -> str:
     return metadata.version("pyspark")
 
 
-def scenarios_hash() -> str:
-    """Of scenarios.py, and of the settings every application gets (BASE_CONF)."""
-    digest = hashlib.sha256(SCENARIOS_FILE.read_bytes())
+def _scenarios(module: str) -> dict:
+    return importlib.import_module(module).SCENARIOS
+
+
+def scenarios_hash(module: str = DEFAULT_MODULE) -> str:
+    """Of the scenarios' module file, and of the settings every application gets (BASE_CONF)."""
+    digest = hashlib.sha256(Path(importlib.util.find_spec(module).origin).read_bytes())
     digest.update(json.dumps(BASE_CONF, sort_keys=True).encode())
     return digest.hexdigest()[:12]
 
 
-def cache_dir() -> Path:
+def cache_dir(module: str = DEFAULT_MODULE) -> Path:
     """``$EMBER_SPARK_LOG_CACHE`` (else ``~/.cache/ember/spark-logs``) / ``<pyspark>-<hash>``."""
     configured = os.environ.get(CACHE_ENV)
     root = Path(configured) if configured else Path.home() / ".cache" / "ember" / "spark-logs"
-    return root / f"{pyspark_version()}-{scenarios_hash()}"
+    return root / f"{pyspark_version()}-{scenarios_hash(module)}"
 
 
-def scenario_names() -> list[str]:
-    from tests.spark_jobs.scenarios import SCENARIOS
-
-    return list(SCENARIOS)
+def scenario_names(module: str = DEFAULT_MODULE) -> list[str]:
+    return list(_scenarios(module))
 
 
 def cached_log(entry: Path) -> Path | None:
@@ -86,10 +93,9 @@ def cached_log(entry: Path) -> Path | None:
     return logs[0]
 
 
-def _plan_children(names: list[str]) -> list[list[str]]:
+def _plan_children(names: list[str], module: str = DEFAULT_MODULE) -> list[list[str]]:
     """Split scenarios into child processes: one per JVM they can share, in the given order."""
-    from tests.spark_jobs.scenarios import SCENARIOS
-
+    SCENARIOS = _scenarios(module)  # noqa: N806 - the module's name for it
     children: list[list[str]] = []
     shared: dict[tuple, list[str]] = {}
     for name in names:
@@ -127,17 +133,18 @@ def _child_env() -> dict[str, str]:
 
 
 def generate_logs(names: Iterable[str] | None = None, dest: Path | str | None = None, *,
-                  force: bool = False, timings: dict[str, float] | None = None) -> dict[str, Path]:
+                  force: bool = False, timings: dict[str, float] | None = None,
+                  module: str = DEFAULT_MODULE) -> dict[str, Path]:
     """Event log of each scenario (all by default), generating the ones missing from ``dest``
     (default ``cache_dir()``). ``force`` regenerates them. ``timings`` (if given) receives the
     seconds each generated application took, from its session start to its stop, plus
     ``"<jvm start>"`` entries per child (the JVM launch) and ``"<total>"``."""
-    all_names = scenario_names()
+    all_names = scenario_names(module)
     wanted = list(all_names if names is None else names)
     unknown = [n for n in wanted if n not in all_names]
     if unknown:
         raise ValueError(f"unknown scenarios {unknown}: known are {all_names}")
-    dest = Path(dest).resolve() if dest is not None else cache_dir()
+    dest = Path(dest).resolve() if dest is not None else cache_dir(module)
     started = time.perf_counter()
     with _locked(dest):
         if force:
@@ -145,8 +152,8 @@ def generate_logs(names: Iterable[str] | None = None, dest: Path | str | None = 
                 if (dest / name).exists():
                     shutil.rmtree(dest / name)
         missing = [n for n in wanted if cached_log(dest / n) is None]
-        for group in _plan_children(missing):
-            _run_child(group, dest, timings)
+        for group in _plan_children(missing, module):
+            _run_child(group, dest, timings, module)
     if timings is not None and missing:
         timings["<total>"] = time.perf_counter() - started
     result = {}
@@ -158,11 +165,11 @@ def generate_logs(names: Iterable[str] | None = None, dest: Path | str | None = 
     return result
 
 
-def _run_child(names: list[str], dest: Path, timings: dict[str, float] | None) -> None:
+def _run_child(names: list[str], dest: Path, timings: dict[str, float] | None, module: str) -> None:
     with tempfile.TemporaryDirectory(prefix="ember-spark-gen-") as tmp:
         report = Path(tmp) / "report.jsonl"
         cmd = [sys.executable, "-m", "tests.spark_jobs.generate", "--child", "--dest", str(dest),
-               "--report", str(report), *names]
+               "--report", str(report), "--module", module, *names]
         run = subprocess.run(cmd, cwd=REPO_ROOT, env=_child_env(), capture_output=True, text=True,
                              timeout=CHILD_TIMEOUT_S)
         if run.returncode != 0:
@@ -180,11 +187,11 @@ def _remove_stale_temporaries(dest: Path) -> None:
         shutil.rmtree(stale, ignore_errors=True)  # under the lock: nobody else is writing
 
 
-def _child_main(names: list[str], dest: Path, report: Path) -> None:
+def _child_main(names: list[str], dest: Path, report: Path, module: str) -> None:
     from pyspark import SparkConf, SparkContext
     from pyspark.sql import SparkSession
 
-    from tests.spark_jobs.scenarios import SCENARIOS
+    SCENARIOS = _scenarios(module)  # noqa: N806 - the module's name for it
 
     _remove_stale_temporaries(dest)
     t0 = time.perf_counter()
@@ -235,14 +242,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("names", nargs="*", help="scenarios to generate (default: all)")
     parser.add_argument("--force", action="store_true", help="regenerate even if cached")
     parser.add_argument("--dest", type=Path, help="cache entry directory (default: %(prog)s's cache)")
+    parser.add_argument("--module", default=DEFAULT_MODULE, help="the module holding SCENARIOS (default: %(default)s)")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--report", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
-        _child_main(args.names, args.dest, args.report)
+        _child_main(args.names, args.dest, args.report, args.module)
         return 0
     timings: dict[str, float] = {}
-    logs = generate_logs(args.names or None, args.dest, force=args.force, timings=timings)
+    logs = generate_logs(args.names or None, args.dest, force=args.force, timings=timings, module=args.module)
     for name, path in logs.items():
         took = f"{timings[name]:6.1f} s" if name in timings else "  cached"
         print(f"{name:22s} {took}  {path}")
