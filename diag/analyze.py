@@ -32,7 +32,7 @@ def analyze_source(source: LogSource, config: dict | None = None,
     if report.malformed_count:
         first = report.malformed[0]
         problems.append(f"skipped {report.malformed_count} malformed line(s), the first at "
-                        f"{first.path}:{first.line}: {first.reason}")
+                        f"{first.path}:{first.line_number}: {first.reason}")
     if report.status != "complete":
         problems.append(f"the log is {report.status}")
     return ApplicationReport(

@@ -3,8 +3,11 @@
     ember run SCRIPT [ARGS...]   run a PySpark-shaped script on Ember, then diagnose its event log
     ember demo                   generate demo data, run the demo job, diagnose it
     ember diagnose LOG...        diagnose any Spark event log (Ember's or a real cluster's)
+    ember diff BASE NEW          compare two runs of a workload; fail on regressions (a CI gate)
     ember bench                  time Ember against DuckDB, Polars and PySpark on the same data
-    ember ui LOG                 the dashboard: overview and diagnoses, jobs, stages, stage detail
+    ember ui LOG                 the dashboard: overview and diagnoses, jobs, stages, stage detail,
+                                 timeline, DAG and SQL plan; follows a log still being written
+    ember replay LOG --speed N   the dashboard on a finished log replayed in its own time, N times faster
 """
 from __future__ import annotations
 
@@ -43,8 +46,17 @@ def _parser() -> argparse.ArgumentParser:
                           help="override a detector threshold, e.g. skew.factor=3 (repeatable)")
     diagnose.add_argument("--all", action="store_true", help="also show info-level context, not only findings")
     diagnose.add_argument("--no-stages", action="store_true", help="leave out the per-stage table")
-    ui = sub.add_parser("ui", help="open the dashboard on an event log or a directory of logs")
+    from tui import diff
+
+    diff.add_arguments(sub.add_parser("diff", help="compare event logs of two runs of the same workload "
+                                                   "(or N runs each) and fail on regressions: a CI gate"))
+    ui = sub.add_parser("ui", help="open the dashboard on an event log or a directory of logs (a log still "
+                                   "being written is followed live)")
     ui.add_argument("path", metavar="LOG")
+    replay = sub.add_parser("replay", help="replay a finished event log in the dashboard, as if it were live")
+    replay.add_argument("path", metavar="LOG")
+    replay.add_argument("--speed", type=_positive_float, default=1.0, metavar="N",
+                        help="N times the log's own pace (default 1; 10 plays a minute in 6 s)")
     from tui import bench
 
     bench.add_arguments(sub.add_parser("bench", help="benchmark Ember against DuckDB, Polars and PySpark on "
@@ -59,6 +71,16 @@ def _severity(name: str):
         return Severity.parse(name)
     except ValueError as e:
         raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be above 0, got {text}")
+    return value
 
 
 def _pairs(pairs: list[str], flag: str) -> dict[str, str]:
@@ -138,6 +160,12 @@ def cmd_ui(args, console: Console) -> int:
     return run_dashboard(args.path)
 
 
+def cmd_replay(args, console: Console) -> int:
+    from tui.dashboard.replay import run_replay
+
+    return run_replay(args.path, args.speed)
+
+
 def cmd_diagnose(args, console: Console) -> int:
     from diag.report import exit_status
 
@@ -193,9 +221,10 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     console = Console()
     from tui.bench import cmd_bench
+    from tui.diff import cmd_diff
 
     handler = {"run": cmd_run, "demo": cmd_demo, "diagnose": cmd_diagnose, "bench": cmd_bench,
-               "ui": cmd_ui}[args.command]
+               "diff": cmd_diff, "ui": cmd_ui, "replay": cmd_replay}[args.command]
     return handler(args, console)
 
 

@@ -90,7 +90,7 @@ async def test_the_app_loads_the_log_and_shows_the_overview(skewed_log):
         screen = await loaded(app, pilot)
         assert isinstance(screen, DashboardScreen)
         assert screen.current_view == "overview"
-        assert not screen.query("#banner")  # a finished log: no incomplete banner
+        assert not screen.query_one("#banner").display  # a finished log: no incomplete banner
         summary = text_of(screen.query_one("#summary"))
         assert "ember-dashboard-skew" in summary and screen.data.model.app_id in summary
         assert screen.data.model.tasks.num_rows == 14  # 4 + 2 map tasks, 4 join tasks, 4 aggregate tasks

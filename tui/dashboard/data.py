@@ -97,6 +97,7 @@ class DashboardData:
             submitted, completed = job["submitted"], job["completed"]
             rows.append({
                 "job_id": job["job_id"], "description": job["description"] or "",
+                "sql_execution_id": job["sql_execution_id"], "stage_ids": ids,
                 "status": _job_status(job["result"], completed),
                 "duration_ms": completed - submitted if submitted and completed else None,
                 "stages_run": len(ran), "stages_skipped": len(ids) - len(ran),
@@ -106,6 +107,7 @@ class DashboardData:
     @cached_property
     def stage_rows(self) -> list[dict]:
         durations = self.quantiles("duration_ms")
+        running_jobs = {j["job_id"] for j in self.model.jobs.to_pylist() if j["completed"] is None}
         rows = []
         for s in self.model.stages.to_pylist():
             key = (s["stage_id"], s["attempt"])
@@ -114,8 +116,7 @@ class DashboardData:
             median, top = q.get("median"), q.get("max")
             rows.append({
                 "stage_id": s["stage_id"], "attempt": s["attempt"], "name": s["name"] or "",
-                "status": "skipped" if s["skipped"] else ("failed" if s["failure_reason"] else
-                                                          "complete" if s["completed"] else "active"),
+                "status": _stage_status(s, running_jobs),
                 "tasks": counts.get("tasks", 0), "num_tasks": s["num_tasks"], "failed": counts.get("failed", 0),
                 "duration_ms": s["duration_ms"],
                 "input_bytes": counts.get("input_bytes", 0),
@@ -125,6 +126,11 @@ class DashboardData:
                 "skew": (top / median) if median else None,
                 "median_task_ms": median, "max_task_ms": top})
         return rows
+
+    @cached_property
+    def stage_parents(self) -> dict[int, list[int]]:
+        """Stage id -> the ids of the stages whose shuffle output it reads (Spark's "Parent IDs")."""
+        return {s["stage_id"]: s["parent_ids"] or [] for s in self.model.stages.to_pylist()}
 
     def stage_row(self, stage_id: int, attempt: int) -> dict | None:
         return next((r for r in self.stage_rows if (r["stage_id"], r["attempt"]) == (stage_id, attempt)), None)
@@ -139,6 +145,17 @@ class DashboardData:
         tasks = tasks.filter(pc.equal(tasks["end_reason"], "Success"))
         return tasks["duration_ms"].to_pylist()
 
+    def slowest_tasks(self, stage_id: int, attempt: int, count: int = 10) -> list[dict]:
+        """The ``count`` longest task attempts of a stage attempt, longest first, with where they ran."""
+        tasks = self.model.tasks_of(stage_id, attempt)
+        if not tasks.num_rows:
+            return []
+        top = pc.select_k_unstable(tasks, count, sort_keys=[("duration_ms", "descending")])
+        columns = ["task_id", "index", "attempt", "executor_id", "host", "duration_ms", "jvm_gc_time_ms",
+                   "input_bytes", "shuffle_read_bytes", "end_reason"]
+        rows = tasks.take(top).select(columns).to_pylist()
+        return sorted(rows, key=lambda r: (-r["duration_ms"], r["task_id"]))
+
     # ---- diagnoses ----
     @property
     def diagnoses(self) -> list[Diagnosis]:
@@ -151,6 +168,16 @@ class DashboardData:
 
     def diagnoses_at_stage(self, stage_id: int) -> list[Diagnosis]:
         return [d for d in self.diagnoses if stage_id in d.location.stage_ids]
+
+
+def _stage_status(stage: dict, running_jobs: set[int]) -> str:
+    """Spark's UI words; a stage that has not run is "pending" while one of its jobs still runs
+    (a live or replayed log), and "skipped" once they have all ended without it."""
+    if stage["skipped"]:
+        return "pending" if running_jobs.intersection(stage["job_ids"] or ()) else "skipped"
+    if stage["failure_reason"]:
+        return "failed"
+    return "complete" if stage["completed"] else "active"
 
 
 def _job_status(result: str | None, completed: int | None) -> str:

@@ -4,6 +4,8 @@ from __future__ import annotations
 from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
+from textual.binding import Binding
+from textual.message import Message
 from textual.reactive import reactive
 from textual.widget import Widget
 
@@ -15,6 +17,14 @@ def diagnosis_heading(d: Diagnosis) -> Text:
     """"SEVERE  skew  stage 2  ~0.4 s" — the one line that names a diagnosis in lists and borders."""
     return Text.assemble(severity_text(d.severity), "  ", (d.kind, "bold"), "  ", (where(d), "italic"),
                          f"  ~{duration(d.estimated_cost_ms)}")
+
+
+class DiagnosisChosen(Message):
+    """Enter on a diagnosis (in a list or on its card): the dashboard goes to where it is."""
+
+    def __init__(self, diagnosis: Diagnosis) -> None:
+        super().__init__()
+        self.diagnosis = diagnosis
 
 
 class DiagnosisDetail(Widget):
@@ -62,3 +72,13 @@ class DiagnosisDetail(Widget):
         parts += [Text(d.explanation), Text(""), Text("Evidence", style=label), evidence, Text(""),
                   Text.assemble(("Fix: ", fix), d.recommendation)]
         return Group(*parts)
+
+
+class DiagnosisCard(DiagnosisDetail, can_focus=True):
+    """A diagnosis in a list of cards: focusable (Tab), and Enter goes to its stage or plan node."""
+
+    BINDINGS = [Binding("enter", "choose", "Go to")]
+
+    def action_choose(self) -> None:
+        if self.diagnosis is not None:
+            self.post_message(DiagnosisChosen(self.diagnosis))

@@ -63,8 +63,15 @@ class TaskHistogram(Widget):
         if values is not None:
             self.set_reactive(TaskHistogram.values, list(values))
 
+    def _counts(self) -> list[tuple[float, float, int]]:
+        """``bin_counts`` of the current values, computed once per values (layout asks often)."""
+        key = (id(self.values), len(self.values), self.bins)
+        if getattr(self, "_counted", (None,))[0] != key:
+            self._counted = (key, bin_counts(self.values, self.bins))
+        return self._counted[1]
+
     def render(self) -> RenderableType:
-        counts = bin_counts(self.values, self.bins)
+        counts = self._counts()
         if not counts:
             return Text("No finished tasks.", style="dim")
         bar_style = self.get_component_rich_style("task-histogram--bar")
@@ -80,4 +87,4 @@ class TaskHistogram(Widget):
         return table
 
     def get_content_height(self, container, viewport, width: int) -> int:
-        return max(1, len(bin_counts(self.values, self.bins)))
+        return max(1, len(self._counts()))

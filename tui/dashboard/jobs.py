@@ -45,3 +45,9 @@ class JobsView(Vertical):
         for row in self.data.job_rows:
             table.add_row(*job_cells(row), key=str(row["job_id"]))
         yield table
+
+    async def show_data(self, data: DashboardData) -> None:
+        """Show a newer model of the application (a live or replayed log), keeping sort and cursor."""
+        self.data = data
+        self.query_one("#jobs-table", SortableTable).replace_rows(
+            [(str(row["job_id"]), job_cells(row)) for row in data.job_rows])

@@ -64,16 +64,39 @@ class OverviewView(VerticalScroll):
         summary = Static(summary_table(self.data), id="summary")
         summary.border_title = "Application"
         yield summary
+        yield Label(_diagnoses_heading(self.data), id="diagnoses-heading", classes="section")
         diagnoses = self.data.diagnoses
-        findings = len(self.data.findings)
-        yield Label(f"Diagnoses: {findings} finding(s), {len(diagnoses) - findings} note(s)", classes="section")
-        if diagnoses:
-            yield DiagnosisList(diagnoses, id="overview-diagnoses")
-            detail = DiagnosisDetail(diagnoses[0], id="overview-detail")
-            detail.border_title = "Selected diagnosis"
-            yield detail
-        else:
-            yield Label("No findings: nothing in this log looks slow.", id="no-findings")
+        yield DiagnosisList(diagnoses, id="overview-diagnoses")
+        detail = DiagnosisDetail(diagnoses[0] if diagnoses else None, id="overview-detail")
+        detail.border_title = "Selected diagnosis (Enter: go to its stage or plan node)"
+        yield detail
+        yield Label("No findings: nothing in this log looks slow.", id="no-findings")
+
+    def on_mount(self) -> None:
+        self._show_or_hide()
+
+    def _show_or_hide(self) -> None:
+        found = bool(self.data.diagnoses)
+        self.query_one("#overview-diagnoses").display = found
+        self.query_one("#overview-detail").display = found
+        self.query_one("#no-findings").display = not found
+
+    async def show_data(self, data: DashboardData) -> None:
+        """Show a newer model of the application (a live or replayed log); the highlighted diagnosis
+        stays highlighted while it is still found."""
+        self.data = data
+        self.query_one("#summary", Static).update(summary_table(data))
+        self.query_one("#diagnoses-heading", Label).update(_diagnoses_heading(data))
+        listing = self.query_one("#overview-diagnoses", DiagnosisList)
+        highlighted = listing.highlighted_diagnosis
+        listing.set_diagnoses(data.diagnoses, keep=highlighted)
+        self.query_one("#overview-detail", DiagnosisDetail).diagnosis = listing.highlighted_diagnosis
+        self._show_or_hide()
 
     def on_diagnosis_list_highlighted(self, event: DiagnosisList.Highlighted) -> None:
         self.query_one("#overview-detail", DiagnosisDetail).diagnosis = event.diagnosis
+
+
+def _diagnoses_heading(data: DashboardData) -> str:
+    findings = len(data.findings)
+    return f"Diagnoses: {findings} finding(s), {len(data.diagnoses) - findings} note(s)"

@@ -1,8 +1,13 @@
 """The dashboard's screens: the dashboard of one application, the application picker (when a path
-holds several), and the error screen (when nothing could be read)."""
+holds several), and the error screen (when nothing could be read).
+
+Keys of the dashboard: o overview, j jobs, t stages (Enter: a stage's detail, / filter), l executor
+timeline, p DAG and SQL plan, d diagnoses (Enter on one: go to its stage or plan node), ? help,
+Esc back, q quit; s sorts a table."""
 from __future__ import annotations
 
 import os
+import time
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -12,54 +17,92 @@ from textual.screen import Screen
 from textual.widgets import ContentSwitcher, Footer, Header, Label, ListItem, ListView, Static
 
 from diag.report import ApplicationReport
+from tui.dashboard.dag import DagView
 from tui.dashboard.data import DashboardData
 from tui.dashboard.diagnoses import DiagnosesView
+from tui.dashboard.diagnosis_detail import DiagnosisChosen
 from tui.dashboard.format import duration
+from tui.dashboard.help import HelpScreen
 from tui.dashboard.jobs import JobsView
 from tui.dashboard.overview import OverviewView
 from tui.dashboard.stage_detail import StageDetailView
 from tui.dashboard.stages import StagesView
+from tui.dashboard.timeline import TimelineView
 
 INCOMPLETE = "The log is incomplete (still being written, or cut short): the analysis covers what it holds."
 
+VIEW_KEYS = (("o", "overview", "Overview"), ("j", "jobs", "Jobs"), ("t", "stages", "Stages"),
+             ("l", "timeline", "Timeline"), ("p", "dag", "DAG/plan"), ("d", "diagnoses", "Diagnoses"))
+
 
 class DashboardScreen(Screen):
-    """One application: overview, jobs, stages, stage detail and diagnoses, one view at a time."""
+    """One application: overview, jobs, stages, stage detail, timeline, DAG and SQL plan, and
+    diagnoses, one view at a time. ``update_report`` shows a newer model of the same application
+    (a log followed live, or replayed) in every view without losing the place in any of them."""
 
     BINDINGS = [
-        Binding("o", "show('overview')", "Overview"),
-        Binding("j", "show('jobs')", "Jobs"),
-        Binding("t", "show('stages')", "Stages"),
-        Binding("d", "show('diagnoses')", "Diagnoses"),
+        *(Binding(key, f"show('{view}')", label) for key, view, label in VIEW_KEYS),
+        Binding("question_mark", "help", "Help"),
         Binding("escape", "back", "Back"),
     ]
 
     FOCUS = {"overview": "#overview-diagnoses", "jobs": "#jobs-table", "stages": "#stages-table",
-             "diagnoses": "#diagnoses", "stage-detail": "#stage-detail"}
+             "diagnoses": "#diagnoses", "stage-detail": "#stage-detail", "timeline": "#task-timeline",
+             "dag": "#dag"}
 
-    def __init__(self, report: ApplicationReport, load_errors: list[str] | None = None):
+    def __init__(self, report: ApplicationReport, load_errors: list[str] | None = None, live: bool = False):
         super().__init__()
         self.data = DashboardData(report)
         self.load_errors = list(load_errors or [])
+        self.live = live
         self.sub_title = f"{self.data.name} ({self.data.model.app_id})"
 
     def compose(self) -> ComposeResult:
         yield Header()
-        report = self.data.report
-        warnings = ([] if report.complete else [INCOMPLETE]) + [
-            p for p in report.read_problems if not p.startswith("the log is ")]
-        if self.load_errors:
-            warnings.append(f"{len(self.load_errors)} other log(s) could not be read: " + "; ".join(self.load_errors))
-        if warnings:
-            yield Static("\n".join(f"⚠ {w}" for w in warnings), id="banner",
-                         classes="incomplete" if not report.complete else "")
+        banner = Static(id="banner")
+        self._fill_banner(banner)
+        yield banner
         with ContentSwitcher(initial="overview", id="views"):
             yield OverviewView(self.data, id="overview")
             yield JobsView(self.data, id="jobs")
             yield StagesView(self.data, id="stages")
             yield StageDetailView(self.data, id="stage-detail")
+            yield TimelineView(self.data, id="timeline")
+            yield DagView(self.data, id="dag")
             yield DiagnosesView(self.data, id="diagnoses")
         yield Footer()
+
+    def banner_lines(self) -> list[str]:
+        """What the reader says about the log: live, incomplete, lines skipped, other logs unread."""
+        report = self.data.report
+        if self.live:
+            lines = [f"● live: following {os.path.basename(report.path.rstrip('/'))} as it is written, "
+                     f"{report.events_read:,} events so far (updated {time.strftime('%H:%M:%S')})"]
+        else:
+            lines = [] if report.complete else [INCOMPLETE]
+        lines += [p for p in report.read_problems if not p.startswith("the log is ")]
+        if self.load_errors:
+            lines.append(f"{len(self.load_errors)} other log(s) could not be read: " + "; ".join(self.load_errors))
+        return lines
+
+    def _fill_banner(self, banner: Static) -> None:
+        lines = self.banner_lines()
+        banner.update("\n".join(f"⚠ {w}" if not w.startswith("●") else w for w in lines))
+        banner.display = bool(lines)
+        banner.set_class(not self.data.report.complete and not self.live, "incomplete")
+        banner.set_class(self.live, "live")
+
+    async def update_report(self, report: ApplicationReport, live: bool | None = None) -> None:
+        """Show a newer analysis of the same application in every view."""
+        self.data = DashboardData(report)
+        if live is not None:
+            self.live = live
+        self._fill_banner(self.query_one("#banner", Static))
+        focused = self.focused
+        for view in self.query_one("#views", ContentSwitcher).children:
+            await view.show_data(self.data)
+        if focused is not None and not focused.is_attached and self.current_view is not None:
+            self._focus(self.current_view)
 
     def on_mount(self) -> None:
         self._focus("overview")
@@ -78,6 +121,9 @@ class DashboardScreen(Screen):
         self.query_one("#views", ContentSwitcher).current = view
         self._focus(view)
 
+    def action_help(self) -> None:
+        self.app.push_screen(HelpScreen(self))
+
     def action_back(self) -> None:
         if self.current_view == "stage-detail":
             self.action_show("stages")
@@ -92,6 +138,21 @@ class DashboardScreen(Screen):
 
     def on_stages_view_stage_selected(self, event: StagesView.StageSelected) -> None:
         self.show_stage(event.stage_id, event.attempt)
+
+    def on_diagnosis_chosen(self, event: DiagnosisChosen) -> None:
+        """Go to where a diagnosis is: its plan node in the DAG view, else its stage's detail."""
+        where = event.diagnosis.location
+        if where.sql_node is not None or (where.sql_execution_id is not None and not where.stage_ids):
+            self.query_one(DagView).show_job_of(where.sql_execution_id, where.job_ids, where.sql_node)
+            self.action_show("dag")
+        elif where.stage_ids:
+            attempt = where.stage_attempt or 0
+            if self.data.stage_row(where.stage_ids[0], attempt) is None:
+                attempt = 0
+            self.show_stage(where.stage_ids[0], attempt)
+        elif where.job_ids:
+            self.query_one(DagView).show_job_of(None, where.job_ids, None)
+            self.action_show("dag")
 
 
 def _application_label(report: ApplicationReport) -> Text:
@@ -122,7 +183,7 @@ class PickerScreen(Screen):
 
     def on_list_view_selected(self, event: ListView.Selected) -> None:
         index = event.list_view.index or 0
-        self.app.push_screen(DashboardScreen(self.reports[index], self.load_errors))
+        self.app.open_application(self.reports[index], self.load_errors)
 
 
 class ErrorScreen(Screen):

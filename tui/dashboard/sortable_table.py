@@ -69,6 +69,17 @@ class SortableTable(DataTable):
         self.sort_column, self.sort_reverse = column, reverse
         self.sort(column, reverse=reverse)
 
+    def replace_rows(self, rows: list[tuple[str, list[SortCell]]]) -> None:
+        """Show ``rows`` (key, cells) instead of the current ones, keeping the sort order and the
+        cursor on the same row when it is still there: a live log refreshes without losing your place."""
+        current = self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value if self.row_count else None
+        self.clear()
+        for key, cells in rows:
+            self.add_row(*cells, key=key)
+        self.reapply_sort()
+        if current is not None and current in self.rows:
+            self.move_cursor(row=self.get_row_index(current), animate=False)
+
     def reapply_sort(self) -> None:
         """Sort again after the rows were replaced (e.g. by a filter)."""
         if self.sort_column is not None:

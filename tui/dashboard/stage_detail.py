@@ -1,6 +1,6 @@
 """One stage attempt in detail: its task summary (min / 25th / median / 75th / max of each metric,
-over the successful tasks, as in Spark's UI), a histogram of task durations, and the diagnoses
-located at that stage."""
+over the successful tasks, as in Spark's UI), a histogram of task durations, the slowest tasks with
+the executor and host they ran on, and the diagnoses located at that stage."""
 from __future__ import annotations
 
 from rich.text import Text
@@ -16,6 +16,11 @@ from tui.dashboard.histogram import TaskHistogram
 
 QUANTILE_COLUMNS = (("min", "Min"), ("p25", "25th percentile"), ("median", "Median"), ("p75", "75th percentile"),
                     ("max", "Max"))
+
+
+SLOWEST_TASK_COLUMNS = (("index", "Index"), ("task_id", "Task ID"), ("executor", "Executor"), ("host", "Host"),
+                        ("duration", "Duration"), ("gc", "GC time"), ("input", "Input"),
+                        ("shuffle_read", "Shuffle read"), ("status", "Status"))
 
 
 def _value(kind: str, v: float | None) -> Text:
@@ -37,9 +42,9 @@ class StageDetailView(VerticalScroll):
         margin-top: 1;
         text-style: bold;
     }
-    StageDetailView > #task-summary {
+    StageDetailView > #task-summary, StageDetailView > #slowest-tasks {
         height: auto;
-        max-height: 10;
+        max-height: 12;
     }
     StageDetailView > .stage-diagnosis {
         border: round $error;
@@ -76,6 +81,8 @@ class StageDetailView(VerticalScroll):
         yield table
         yield Label("Task durations", classes="section")
         yield TaskHistogram(self.data.task_durations(stage_id, attempt), id="task-histogram")
+        yield Label("Slowest tasks", classes="section")
+        yield self._slowest_tasks(stage_id, attempt)
         diagnoses = self.data.diagnoses_at_stage(stage_id)
         yield Label(f"Diagnoses at this stage: {len(diagnoses) or 'none'}", classes="section")
         for d in diagnoses:
@@ -83,3 +90,24 @@ class StageDetailView(VerticalScroll):
             card.border_title = diagnosis_heading(d).markup
             card.border_subtitle = d.title
             yield card
+
+    def _slowest_tasks(self, stage_id: int, attempt: int) -> DataTable:
+        table = DataTable(id="slowest-tasks", cursor_type="none", zebra_stripes=True)
+        for key, label in SLOWEST_TASK_COLUMNS:
+            table.add_column(Text(label, justify="right") if key not in ("executor", "host", "status") else label,
+                             key=key)
+        for t in self.data.slowest_tasks(stage_id, attempt):
+            attempt_text = f".{t['attempt']}" if t["attempt"] else ""
+            table.add_row(Text(f"{t['index']}{attempt_text}", justify="right"), Text(str(t["task_id"]), justify="right"),
+                          t["executor_id"] or "?", t["host"] or "?", _value("ms", t["duration_ms"]),
+                          _value("ms", t["jvm_gc_time_ms"]), _value("bytes", t["input_bytes"]),
+                          _value("bytes", t["shuffle_read_bytes"]),
+                          Text(t["end_reason"], style="" if t["end_reason"] == "Success" else "bold red"),
+                          key=str(t["task_id"]))
+        return table
+
+    async def show_data(self, data: DashboardData) -> None:
+        """Show the same stage in a newer model of the application (a live or replayed log)."""
+        self.data = data
+        if self.stage is not None:
+            await self.recompose()

@@ -35,7 +35,8 @@ def stage_cells(row: dict) -> list[SortCell]:
                  f"{row['stage_id']}.{row['attempt']}" if row["attempt"] else str(row["stage_id"])),
         SortCell(row["name"], row["name"], justify="left"),
         SortCell(row["status"], row["status"], justify="left",
-                 style={"failed": "bold red", "skipped": "dim", "active": "yellow"}.get(row["status"], "")),
+                 style={"failed": "bold red", "skipped": "dim", "pending": "dim italic",
+                        "active": "yellow"}.get(row["status"], "")),
         SortCell(row["tasks"], f"{row['tasks']}/{row['num_tasks']}"),
         SortCell(row["failed"], str(row["failed"]), style="bold red" if row["failed"] else ""),
         SortCell(row["duration_ms"], duration(row["duration_ms"])),
@@ -89,15 +90,17 @@ class StagesView(Vertical):
     def on_mount(self) -> None:
         self._fill()
 
+    async def show_data(self, data: DashboardData) -> None:
+        """Show a newer model of the application (a live or replayed log), keeping filter, sort and cursor."""
+        self.data = data
+        self._rows = [(row, stage_cells(row)) for row in data.stage_rows]
+        self._fill()
+
     def _fill(self) -> None:
-        table = self.query_one("#stages-table", SortableTable)
-        table.clear()
         needle = self.filter_text.strip().lower()
-        for row, cells in self._rows:
-            if needle and not any(needle in c.text.lower() for c in cells):
-                continue
-            table.add_row(*cells, key=stage_key(row["stage_id"], row["attempt"]))
-        table.reapply_sort()
+        self.query_one("#stages-table", SortableTable).replace_rows([
+            (stage_key(row["stage_id"], row["attempt"]), cells) for row, cells in self._rows
+            if not needle or any(needle in c.text.lower() for c in cells)])
 
     def watch_filter_text(self) -> None:
         if self.is_mounted:
