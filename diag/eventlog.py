@@ -395,7 +395,7 @@ class FileReport:
     def _add_malformed(self, line_number: int, line: bytes, reason: str) -> None:
         self.malformed_count += 1
         if len(self.malformed) < MAX_MALFORMED_KEPT:
-            self.malformed.append(MalformedLine(self.path, line_number, reason, _excerpt(line)))
+            self.malformed.append(MalformedLine(self.path, line_number, reason, line_excerpt(line)))
 
 
 @dataclass
@@ -636,7 +636,7 @@ def _content_codec(path: Path, report: FileReport, head: bytes) -> str | None:
     if actual is None and named is not None:
         if head.lstrip()[:1] != b"{":
             raise NotAnEventLog(path, f"named .{named} but its data is not {named}-compressed "
-                                      f"(starts with {_excerpt(head, 16)})")
+                                      f"(starts with {line_excerpt(head, 16)})")
         report.note = f"named .{named} but holds plain text"
     elif actual is not None and actual != named:
         report.note = f"named {'.' + named if named else 'as plain text'} but holds {actual} data"
@@ -672,7 +672,7 @@ def _events_of_lines(chunks: Iterable[bytes], path: Path, report: FileReport,
                 long_line_bytes += len(chunk)
                 if not confirmed and len(carry) + long_line_bytes > SNIFF_MAX_LINE_BYTES:
                     raise NotAnEventLog(path, f"no line break in its first {len(carry) + long_line_bytes} "
-                                              f"bytes (starts with {_excerpt(carry or long_line[0], 16)})")
+                                              f"bytes (starts with {line_excerpt(carry or long_line[0], 16)})")
                 continue
             if long_line:
                 chunk = b"".join([carry, *long_line, chunk])
@@ -687,7 +687,7 @@ def _events_of_lines(chunks: Iterable[bytes], path: Path, report: FileReport,
                 start = len(lines)
                 for i, line in enumerate(lines):
                     line_no += 1
-                    event, reason = _parse(line)
+                    event, reason = parse_event_line(line)
                     if event is None:
                         report._add_malformed(line_no, line, reason)
                         first_reason = first_reason or f"line {line_no}: {reason}"
@@ -702,7 +702,7 @@ def _events_of_lines(chunks: Iterable[bytes], path: Path, report: FileReport,
                 if not confirmed:
                     if len(carry) > SNIFF_MAX_LINE_BYTES:
                         raise NotAnEventLog(path, f"no line break in its first {len(carry)} bytes "
-                                                  f"(starts with {_excerpt(carry, 16)})")
+                                                  f"(starts with {line_excerpt(carry, 16)})")
                     continue
                 lines = lines[start:]
             for line in lines:
@@ -720,7 +720,7 @@ def _events_of_lines(chunks: Iterable[bytes], path: Path, report: FileReport,
                     event = loads(line)
                     counts[event["Event"]] += 1
                 except Exception:  # noqa: BLE001 - the slow path sorts it out
-                    event, reason = _parse(line)
+                    event, reason = parse_event_line(line)
                     if event is None:
                         report._add_malformed(line_no, line, reason)
                         continue
@@ -731,7 +731,7 @@ def _events_of_lines(chunks: Iterable[bytes], path: Path, report: FileReport,
         if long_line:
             carry = b"".join([carry, *long_line])
         if carry:
-            event, reason = _parse(carry)
+            event, reason = parse_event_line(carry)
             if event is not None:  # a complete event without its line break
                 line_no += 1
                 confirmed = True
@@ -766,8 +766,9 @@ def _count(name: str, counts: dict[str, int], unknown: dict[str, int]) -> None:
         unknown[name] = unknown.get(name, 0) + 1
 
 
-def _parse(line: bytes) -> tuple[dict[str, Any] | None, str]:
-    """(event, "") or (None, why the line is not an event)."""
+def parse_event_line(line: bytes) -> tuple[dict[str, Any] | None, str]:
+    """(event, "") or (None, why the line is not an event): the one judgement of a line that the
+    batch reader and ``diag.follow``'s incremental reader share, so both count the same lines as malformed."""
     if not line.strip():
         return None, "empty line"
     try:
@@ -801,7 +802,8 @@ def _looks_binary(head: bytes) -> bool:
     return False
 
 
-def _excerpt(data: bytes, n: int = 40) -> str:
+def line_excerpt(data: bytes, n: int = 40) -> str:
+    """The first ``n`` bytes of a line, printable, for a report of what was skipped where."""
     text = repr(bytes(data[:n]))[2:-1]
     return text + ("..." if len(data) > n else "")
 

@@ -41,13 +41,13 @@ from diag.eventlog import (
     LogSource,
     MalformedLine,
     NotAnEventLog,
-    _excerpt,
-    _parse,
     codec_of,
     discover,
+    line_excerpt,
+    parse_event_line,
     read_events,
 )
-from diag.model import AppModel, _ModelBuilder
+from diag.model import AppModel, ModelBuilder
 from diag.report import ApplicationReport
 from diag.task_end_records import TASK_END_PREFIX, decode_task_end
 
@@ -60,7 +60,7 @@ class IncrementalModel:
     so far that later events leave untouched (the builder keeps mutating its own dicts)."""
 
     def __init__(self) -> None:
-        self._builder = _ModelBuilder()
+        self._builder = ModelBuilder()
         self.events = 0
         self.unknown_events: Counter[str] = Counter()
 
@@ -118,11 +118,11 @@ class _LineParser:
                     continue
                 except msgspec.DecodeError:
                     pass  # a damaged TaskEnd: the full parse below says what is wrong
-            event, reason = _parse(line)
+            event, reason = parse_event_line(line)
             if event is None:
                 self.malformed_count += 1
                 if len(self.malformed) < MAX_MALFORMED_KEPT:
-                    self.malformed.append(MalformedLine(self.path, self.line_no, reason, _excerpt(line)))
+                    self.malformed.append(MalformedLine(self.path, self.line_no, reason, line_excerpt(line)))
                 continue
             yield event
 
@@ -159,7 +159,7 @@ class _FileCursor:
                 self.carry = text[end + 1:]
                 yield from self.parser.events(text[:end].split(b"\n"))
         if complete and self.carry:
-            event, _ = _parse(self.carry)
+            event, _ = parse_event_line(self.carry)
             if event is not None:
                 self.carry = b""
                 yield event

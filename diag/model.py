@@ -272,7 +272,10 @@ class AppModel:
         return pa.table(out).sort_by([("stage_id", "ascending"), ("stage_attempt", "ascending")])
 
 
-class _ModelBuilder:
+class ModelBuilder:
+    """Turns events, fed one at a time in log order with ``add``, into an ``AppModel`` (``build``).
+    ``build_model`` feeds it a whole log; ``diag.follow`` feeds it a log that is still growing."""
+
     def __init__(self):
         self.application: dict[str, Any] = {}
         self.environment: dict[str, str] = {}
@@ -489,28 +492,28 @@ def _stages_table(stages: dict, stage_jobs: dict) -> pa.Table:
 
 
 _HANDLERS = {
-    "SparkListenerLogStart": _ModelBuilder.log_start,
-    "SparkListenerApplicationStart": _ModelBuilder.app_start,
-    "SparkListenerApplicationEnd": _ModelBuilder.app_end,
-    "SparkListenerEnvironmentUpdate": _ModelBuilder.environment_update,
-    "SparkListenerExecutorAdded": _ModelBuilder.executor_added,
-    "SparkListenerExecutorRemoved": _ModelBuilder.executor_removed,
-    "SparkListenerBlockManagerAdded": _ModelBuilder.block_manager_added,
-    "SparkListenerJobStart": _ModelBuilder.job_start,
-    "SparkListenerJobEnd": _ModelBuilder.job_end,
-    "SparkListenerStageSubmitted": _ModelBuilder.stage_submitted,
-    "SparkListenerStageCompleted": _ModelBuilder.stage_completed,
-    "SparkListenerTaskEnd": _ModelBuilder.task_end,
-    "SparkListenerSQLExecutionStart": _ModelBuilder.sql_start,
-    "SparkListenerSQLAdaptiveExecutionUpdate": _ModelBuilder.sql_adaptive,
-    "SparkListenerSQLExecutionEnd": _ModelBuilder.sql_end,
-    "SparkListenerDriverAccumUpdates": _ModelBuilder.driver_accum_updates,
+    "SparkListenerLogStart": ModelBuilder.log_start,
+    "SparkListenerApplicationStart": ModelBuilder.app_start,
+    "SparkListenerApplicationEnd": ModelBuilder.app_end,
+    "SparkListenerEnvironmentUpdate": ModelBuilder.environment_update,
+    "SparkListenerExecutorAdded": ModelBuilder.executor_added,
+    "SparkListenerExecutorRemoved": ModelBuilder.executor_removed,
+    "SparkListenerBlockManagerAdded": ModelBuilder.block_manager_added,
+    "SparkListenerJobStart": ModelBuilder.job_start,
+    "SparkListenerJobEnd": ModelBuilder.job_end,
+    "SparkListenerStageSubmitted": ModelBuilder.stage_submitted,
+    "SparkListenerStageCompleted": ModelBuilder.stage_completed,
+    "SparkListenerTaskEnd": ModelBuilder.task_end,
+    "SparkListenerSQLExecutionStart": ModelBuilder.sql_start,
+    "SparkListenerSQLAdaptiveExecutionUpdate": ModelBuilder.sql_adaptive,
+    "SparkListenerSQLExecutionEnd": ModelBuilder.sql_end,
+    "SparkListenerDriverAccumUpdates": ModelBuilder.driver_accum_updates,
 }
 
 
 def build_model(events: Iterable[dict]) -> AppModel:
     """The model of one application from its events, in log order."""
-    builder = _ModelBuilder()
+    builder = ModelBuilder()
     for e in events:
         builder.add(e)
     return builder.build()

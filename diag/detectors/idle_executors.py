@@ -42,12 +42,24 @@ def detect(model: AppModel, config: dict | None = None) -> list[Diagnosis]:
     return out
 
 
+def _stages_run_by(job: dict, ran: dict[int, dict]) -> dict[int, dict]:
+    """The stages of ``job`` that ran as part of it. A job also lists the stages whose output an
+    earlier job already computed, as skipped: with AQE every query stage is a job of its own and the
+    final job lists them all. Spark gives a skipped stage a new id that never runs; Ember's engine
+    reuses the id of the stage that ran earlier. Either way, a stage submitted before the job was
+    did not run for it and must not lengthen its path."""
+    return {sid: ran[sid] for sid in job["stage_ids"] or []
+            if sid in ran and (ran[sid]["submitted"] or 0) >= job["submitted"]}
+
+
 def _critical_paths(model: AppModel) -> list[Diagnosis]:
-    stages = {s["stage_id"]: s for s in model.stages.to_pylist() if s["ran"]}
+    ran = {s["stage_id"]: s for s in model.stages.to_pylist() if s["ran"]}
     out = []
     for job in model.jobs.to_pylist():
-        ids = [s for s in job["stage_ids"] or [] if s in stages]
-        if len(ids) < 2:
+        if job["completed"] is None or job["submitted"] is None:
+            continue  # the job did not finish in this log: its path is not known yet
+        stages = _stages_run_by(job, ran)
+        if len(stages) < 2:
             continue
         memo: dict[int, tuple[int, list[int]]] = {}
 
@@ -58,9 +70,7 @@ def _critical_paths(model: AppModel) -> list[Diagnosis]:
                 memo[sid] = (own + best[0], best[1] + [sid])
             return memo[sid]
 
-        length, path = max(longest(s) for s in ids)
-        if job["completed"] is None or job["submitted"] is None:
-            continue  # the job did not finish in this log: its path is not known yet
+        length, path = max(longest(s) for s in stages)
         job_ms = job["completed"] - job["submitted"]
         out.append(Diagnosis(
             kind="critical_path", severity=Severity.INFO,

@@ -17,12 +17,14 @@ def detect(model: AppModel, config: dict | None = None) -> list[Diagnosis]:
     t = Thresholds(__name__, config)
     out = []
     total = int(pc.sum(model.tasks["executor_run_time_ms"]).as_py() or 0) if model.tasks.num_rows else 0
+    ran = set(model.stages.filter(model.stages["ran"])["stage_id"].to_pylist())
     for execution in model.sql_executions.values():
         udfs = execution.nodes_named(*ROW_AT_A_TIME)
         if not udfs:
             continue
         jobs = [j for j in model.jobs.to_pylist() if j["sql_execution_id"] == execution.execution_id]
-        stage_ids = sorted({s for j in jobs for s in j["stage_ids"] or []})
+        # Only the stages that ran: with AQE the last job also lists every earlier query stage as skipped.
+        stage_ids = sorted({s for j in jobs for s in j["stage_ids"] or [] if s in ran})
         tasks = model.tasks.filter(pc.is_in(model.tasks["stage_id"], value_set=pa.array(stage_ids, pa.int64())))
         time = int(pc.sum(tasks["executor_run_time_ms"]).as_py() or 0) if tasks.num_rows else 0
         share = time / total if total else 0.0

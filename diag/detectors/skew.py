@@ -19,12 +19,19 @@ from diag.detectors.common import (
     successful_stage_tasks,
 )
 from diag.diagnosis import Diagnosis, Location, Severity
-from diag.model import AppModel
+from diag.model import AppModel, PlanNode
 
 FACTOR = 5.0  # max / median, as AQE's spark.sql.adaptive.skewJoin.skewedPartitionFactor
 MIN_TASKS = 4  # fewer tasks than this cannot show a median worth comparing
 MIN_EXCESS_MS = 200  # the straggler must cost at least this much over the median
 AQE_THRESHOLD_BYTES = 256 << 20  # spark.sql.adaptive.skewJoin.skewedPartitionThresholdInBytes
+
+SHUFFLED_JOINS = ("SortMergeJoin", "ShuffledHashJoin")
+# Operators that need their input clustered by key: splitting a join partition below one of them in
+# the same stage would need another shuffle, so AQE leaves the join alone.
+NEEDS_PARTITIONING = ("HashAggregate", "ObjectHashAggregate", "SortAggregate", "Window", *SHUFFLED_JOINS)
+# Where a stage's operators end, looking up from a join in an adaptive plan.
+STAGE_TOPS = ("Exchange", "ShuffleQueryStage", "BroadcastQueryStage", "ResultQueryStage", "AdaptiveSparkPlan")
 
 
 def _data_per_task(stage: StageTasks):
@@ -70,6 +77,96 @@ def detect(model: AppModel, config: dict | None = None) -> list[Diagnosis]:
     return out
 
 
+def _execution_of(model: AppModel, stage_id: int):
+    """The SQL execution whose job ran ``stage_id``, or None (an RDD job, or no SQL events)."""
+    for job in model.jobs.to_pylist():
+        if stage_id in (job["stage_ids"] or []) and job["sql_execution_id"] in model.sql_executions:
+            return model.sql_executions[job["sql_execution_id"]]
+    return None
+
+
+def _join_type(join: PlanNode) -> str:
+    """``fullouter``, ``inner``, ...: Spark writes ``FullOuter``, Ember ``full_outer``."""
+    words = (w.lower().replace("_", "") for w in join.description.replace(",", " ").split())
+    known = {"inner", "cross", "leftouter", "rightouter", "fullouter", "leftsemi", "leftanti"}
+    return next((w for w in words if w in known), "")
+
+
+def _exchanges_below(execution, node: PlanNode) -> list[PlanNode]:
+    """The nearest Exchange under each input of ``node``: the shuffles its stage reads."""
+    children = [n for n in execution.nodes if n.parent_id == node.node_id]
+    found = []
+    for child in children:
+        found += [child] if child.name == "Exchange" else _exchanges_below(execution, child)
+    return found
+
+
+def _reads(stage: StageTasks, exchanges: list[PlanNode]) -> bool:
+    """Whether ``stage`` is the one reading ``exchanges``: it read as many shuffle records as they
+    wrote. The stage-to-plan link a log gives without per-task accumulables."""
+    written = sum(e.metrics.get("shuffle records written", 0) for e in exchanges)
+    return bool(exchanges) and written == stage.sum("shuffle_records_read")
+
+
+def _partitioning_needed_above(execution, join: PlanNode) -> PlanNode | None:
+    """The first operator above ``join`` in the same stage that needs the join's partitioning."""
+    by_id = {n.node_id: n for n in execution.nodes}
+    node = by_id.get(join.parent_id)
+    while node is not None and not node.name.startswith(STAGE_TOPS):
+        partial = node.name.endswith("Aggregate") and "partial_" in node.description
+        if node.name.startswith(NEEDS_PARTITIONING) and not partial:
+            return node
+        node = by_id.get(node.parent_id)
+    return None
+
+
+def _aqe_limits(model: AppModel, stage: StageTasks, max_bytes: float, t) -> tuple[list[str], str]:
+    """Why AQE (on, with skew-join handling on) left the skewed partition whole, and the fix.
+
+    Spark's OptimizeSkewedJoin only splits partitions of a shuffle that Spark itself added for a
+    shuffled join (never a ``repartition(n)`` the code asked for, never an aggregation's or a
+    window's shuffle), only on a side whose unmatched rows the join does not keep (never a full
+    outer join), only when no operator above the join in its stage needs the join's partitioning,
+    and only partitions over both the factor and the byte threshold."""
+    salt = ("Salt the hot key (add a random suffix to it on the large side, replicate the matching rows of the "
+            "other side, and aggregate twice), or handle the hot key separately and union the result back.")
+    threshold = conf_bytes(model, "spark.sql.adaptive.skewJoin.skewedPartitionThresholdInBytes",
+                           t.AQE_THRESHOLD_BYTES)
+    under_threshold = (f"it only splits join partitions over "
+                       f"spark.sql.adaptive.skewJoin.skewedPartitionThresholdInBytes ({mib(threshold)} MiB), and "
+                       f"this one is {mib(max_bytes)} MiB")
+    execution = _execution_of(model, stage.stage_id)
+    if execution is None:  # no plan to tell a join from an aggregation
+        return ([under_threshold] if max_bytes < threshold else []), salt
+    for exchange in execution.nodes_named("Exchange"):
+        if "REPARTITION_BY_NUM" in exchange.description and _reads(stage, [exchange]):
+            return ([f"the shuffle is the code's own repartition ({exchange.description}), and AQE never splits "
+                     "or coalesces a partitioning the code asked for"],
+                    "Replace repartition(n, key) with the rebalance hint (df.hint(\"rebalance\", key)), whose "
+                    "skewed partitions AQE splits (spark.sql.adaptive.optimizeSkewsInRebalancePartitions.enabled), "
+                    "or salt the key.")
+    joins = [j for j in execution.nodes_named(*SHUFFLED_JOINS) if _reads(stage, _exchanges_below(execution, j))]
+    if not joins:
+        return ["the skewed shuffle feeds an aggregation or a window, not a join, and AQE splits only join "
+                "partitions"], salt
+    join = joins[0]
+    reasons = []
+    if _join_type(join) == "fullouter":
+        reasons.append(f"the {join.name} is a full outer join, which keeps the unmatched rows of both sides, "
+                       "so neither side can be split")
+    above = _partitioning_needed_above(execution, join)
+    if above is not None:
+        reasons.append(f"the {above.name} above the {join.name} needs the join's partitioning, so splitting "
+                       "the join's partition would need another shuffle")
+    if max_bytes < threshold:
+        reasons.append(under_threshold)
+        if len(reasons) == 1:
+            suggested = max(1 << 20, int(max_bytes // 2))
+            return reasons, (f"Lower spark.sql.adaptive.skewJoin.skewedPartitionThresholdInBytes to about "
+                             f"{suggested} ({mib(suggested)} MiB) for this job, or salt the hot key.")
+    return reasons, salt
+
+
 def _data_skew(model, stage, evidence, cost, where, aqe, skew_join, max_bytes, t) -> Diagnosis:
     if not aqe:
         why = ("Adaptive query execution is off (spark.sql.adaptive.enabled=false), so Spark could not split "
@@ -80,18 +177,10 @@ def _data_skew(model, stage, evidence, cost, where, aqe, skew_join, max_bytes, t
     elif not skew_join:
         why = "AQE is on but its skew-join handling is off (spark.sql.adaptive.skewJoin.enabled=false)."
         fix = "Set spark.sql.adaptive.skewJoin.enabled=true, or salt the hot key."
-    elif max_bytes < t.AQE_THRESHOLD_BYTES:
-        threshold = conf_bytes(model, "spark.sql.adaptive.skewJoin.skewedPartitionThresholdInBytes",
-                               t.AQE_THRESHOLD_BYTES)
-        why = (f"AQE is on, but it only splits partitions over "
-               f"spark.sql.adaptive.skewJoin.skewedPartitionThresholdInBytes ({mib(threshold)} MiB); this one "
-               f"is {evidence['max_read_mib']} MiB. Skew in an aggregation or window is never split by AQE.")
-        suggested = max(1 << 20, int(max_bytes // 2))
-        fix = (f"Lower spark.sql.adaptive.skewJoin.skewedPartitionThresholdInBytes to about {suggested} "
-               f"({mib(suggested)} MiB) for this job, or salt the hot key.")
     else:
-        why = "AQE's skew join could not split it: the skew is probably in an aggregation, a window or an outer join side AQE cannot split."
-        fix = "Salt the hot key, or pre-aggregate it separately and union the result back."
+        reasons, fix = _aqe_limits(model, stage, max_bytes, t)
+        why = "AQE is on but did not split it: " + "; ".join(reasons) + "." if reasons else \
+            "AQE is on but did not split it."
     return Diagnosis(
         kind="skew",
         severity=severity_by_share(cost, model.duration_ms),

@@ -1,9 +1,23 @@
 """Detector logic on fake models (see builders.py); the real-log tests are in test_diagnose_real_logs.py."""
 from __future__ import annotations
 
-from diag.detectors import gc_pressure, run_detectors, skew, spill, task_failures, tiny_tasks
+from dataclasses import replace
+
+import pyarrow as pa
+
+from diag.detectors import (
+    gc_pressure,
+    idle_executors,
+    run_detectors,
+    shuffle_heavy,
+    skew,
+    spill,
+    task_failures,
+    tiny_tasks,
+)
 from diag.diagnosis import Severity
-from tests.diag.builders import app, task
+from diag.model import PlanNode, SQLExecution
+from tests.diag.builders import app, stage, task
 
 
 def _skewed_stage(read_hot: int, executor_hot: str = "1", launch_hot: int = 5_000):
@@ -98,3 +112,96 @@ def test_gc_pressure_on_substantial_tasks_only():
     assert d.kind == "gc_pressure" and d.evidence["gc_share"] == 0.3
     tiny = [task(4, duration_ms=20, executor_run_time_ms=20, jvm_gc_time_ms=6) for _ in range(2000)]
     assert gc_pressure.detect(app(tiny)) == []
+
+
+def _node(node_id, parent_id, name, description="", **metrics):
+    return PlanNode(node_id, parent_id, name, description or name, metrics, {})
+
+
+def _with_plan(model, nodes):
+    """``model`` whose stage 3 ran in job 0 of SQL execution 0, whose final plan is ``nodes``."""
+    jobs = pa.Table.from_pylist([{"job_id": 0, "submitted": 0, "completed": 10_000, "result": "JobSucceeded",
+                                  "stage_ids": [3], "sql_execution_id": 0, "description": None}],
+                                schema=model.jobs.schema)
+    return replace(model, jobs=jobs, sql_executions={0: SQLExecution(0, "query", 0, 10_000, "", nodes)})
+
+
+def _read_records(tasks) -> int:
+    return sum(t["shuffle_records_read"] for t in tasks)
+
+
+def test_skew_in_a_user_repartition_says_aqe_never_changes_it():
+    tasks = _skewed_stage(40 << 20)
+    model = _with_plan(app(tasks), [
+        _node(0, None, "AdaptiveSparkPlan"),
+        _node(1, 0, "Exchange", "Exchange hashpartitioning(customer_id#2, 16), REPARTITION_BY_NUM",
+              **{"shuffle records written": _read_records(tasks)}),
+    ])
+    [d] = skew.detect(model)
+    assert "REPARTITION_BY_NUM" in d.explanation and "never splits or coalesces" in d.explanation
+    assert 'hint("rebalance"' in d.recommendation
+
+
+def test_skew_in_a_full_outer_join_under_an_aggregate_gives_every_reason():
+    tasks = _skewed_stage(40 << 20)
+    half = _read_records(tasks) // 2
+    model = _with_plan(app(tasks), [
+        _node(0, None, "HashAggregate", "HashAggregate(keys=[id#1], functions=[sum(x#2)])"),
+        _node(1, 0, "HashAggregate", "HashAggregate(keys=[id#1], functions=[partial_sum(x#2)])"),
+        _node(2, 1, "SortMergeJoin", "SortMergeJoin [id#1], [id#3], FullOuter"),
+        _node(3, 2, "Sort"),
+        _node(4, 3, "Exchange", "Exchange hashpartitioning(id#1, 200), ENSURE_REQUIREMENTS",
+              **{"shuffle records written": half}),
+        _node(5, 2, "Exchange", "Exchange hashpartitioning(id#3, 200), ENSURE_REQUIREMENTS",
+              **{"shuffle records written": _read_records(tasks) - half}),
+    ])
+    [d] = skew.detect(model)
+    assert "full outer join" in d.explanation
+    assert "the HashAggregate above the SortMergeJoin needs the join's partitioning" in d.explanation
+    assert "skewedPartitionThresholdInBytes (256.0 MiB)" in d.explanation
+    assert d.recommendation.startswith("Salt the hot key")
+
+
+def test_skew_in_an_aggregation_shuffle_says_aqe_only_splits_joins():
+    tasks = _skewed_stage(40 << 20)
+    model = _with_plan(app(tasks), [
+        _node(0, None, "HashAggregate", "HashAggregate(keys=[id#1], functions=[count(1)])"),
+        _node(1, 0, "Exchange", "Exchange hashpartitioning(id#1, 200), ENSURE_REQUIREMENTS",
+              **{"shuffle records written": _read_records(tasks)}),
+    ])
+    [d] = skew.detect(model)
+    assert "feeds an aggregation or a window, not a join" in d.explanation
+
+
+def test_a_join_skewed_only_under_the_threshold_suggests_lowering_it():
+    tasks = _skewed_stage(40 << 20)
+    half = _read_records(tasks) // 2
+    model = _with_plan(app(tasks), [
+        _node(0, None, "ShuffledHashJoin", "ShuffledHashJoin [id#1], [id#3], inner, BuildRight"),
+        _node(1, 0, "Exchange", **{"shuffle records written": half}),
+        _node(2, 0, "Exchange", **{"shuffle records written": _read_records(tasks) - half}),
+    ])
+    [d] = skew.detect(model)
+    assert "skewedPartitionThresholdInBytes (256.0 MiB)" in d.explanation
+    assert "Lower spark.sql.adaptive.skewJoin.skewedPartitionThresholdInBytes" in d.recommendation
+
+
+def test_critical_path_skips_the_stages_earlier_aqe_jobs_ran():
+    """Ember's AQE log: job 1 (the result job) lists stage 0, which job 0 ran before job 1 began."""
+    model = app(stages=[stage(0, submitted=0, completed=1_500, duration_ms=1_500),
+                        stage(1, submitted=1_600, completed=1_900, parent_ids=[0]),
+                        stage(2, submitted=1_900, completed=2_000, parent_ids=[1])],
+                jobs=[{"job_id": 0, "submitted": 0, "completed": 1_500, "stage_ids": [0]},
+                      {"job_id": 1, "submitted": 1_550, "completed": 2_000, "stage_ids": [0, 1, 2]}])
+    [path] = [d for d in idle_executors.detect(model) if d.kind == "critical_path"]
+    assert path.location.job_ids == (1,) and path.evidence["path"] == "1 -> 2"
+    assert path.evidence["path_ms"] <= path.evidence["job_ms"] == 450
+
+
+def test_a_chain_of_shuffles_that_moved_less_than_it_read_is_not_said_to_have_moved_more():
+    tasks = [task(s, input_bytes=400 << 20, shuffle_bytes_written=100 << 20) for s in (1, 2, 3)]
+    model = app(tasks, jobs=[{"job_id": 0, "submitted": 0, "completed": 10_000, "stage_ids": [1, 2, 3],
+                              "sql_execution_id": 0}])
+    model = replace(model, sql_executions={0: SQLExecution(0, "query", 0, 10_000, "", [])})
+    [d] = [d for d in shuffle_heavy.detect(model) if d.kind == "shuffle_heavy"]
+    assert "chain of 3 shuffles" in d.explanation and "more data between stages than it read" not in d.explanation
