@@ -138,6 +138,27 @@ async def test_the_jobs_table(skewed_log):
         assert table.row_count == 1
         row = [str(c) for c in table.get_row_at(0)]
         assert row[0] == "0" and row[2] == "succeeded" and row[4] == "4/0" and row[5] == "14"
+        stages = screen.data.stage_rows
+        shuffle_written = sum(r["shuffle_write_bytes"] for r in stages)
+        assert _column(table, "shuffle_write") == [shuffle_written] and shuffle_written > 0
+        assert _column(table, "skew") == [max(r["skew"] for r in stages if r["skew"] is not None)]
+
+
+@pilot_test
+async def test_the_jobs_filter_keeps_matching_rows(skewed_log):
+    app = EmberApp(skewed_log)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await loaded(app, pilot)
+        await pilot.press("j", "slash")
+        assert isinstance(app.focused, Input)
+        table = screen.query_one("#jobs-table", DataTable)
+        await pilot.press(*"nothing-like-this")
+        assert table.row_count == 0
+        app.focused.value = "succeeded"
+        await pilot.pause()
+        assert table.row_count == 1
+        await pilot.press("enter")
+        assert app.focused is table
 
 
 def _column(table: DataTable, key: str) -> list:

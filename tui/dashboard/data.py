@@ -41,6 +41,10 @@ def _with_derived_columns(model: AppModel) -> AppModel:
     return dataclasses.replace(model, tasks=tasks.append_column("shuffle_read_bytes", read))
 
 
+# what a job's row adds up over its stage attempts
+JOB_SUMS = ("tasks", "failed", "input_bytes", "shuffle_read_bytes", "shuffle_write_bytes", "spill_bytes")
+
+
 class DashboardData:
     """One application's report, reshaped for the dashboard's views. Results are cached."""
 
@@ -86,14 +90,18 @@ class DashboardData:
     # ---- rows of the views ----
     @cached_property
     def job_rows(self) -> list[dict]:
+        """One row per job: its stages' figures summed over every attempt that ran, and its worst
+        stage skew (slowest task over the median task)."""
         stages = {s["stage_id"]: s for s in self.model.stages.to_pylist()}  # last attempt wins
-        tasks_by_stage: dict[int, int] = {}
-        for (sid, _), counts in self._task_counts.items():
-            tasks_by_stage[sid] = tasks_by_stage.get(sid, 0) + counts["tasks"]
+        by_stage: dict[int, list[dict]] = {}
+        for row in self.stage_rows:
+            by_stage.setdefault(row["stage_id"], []).append(row)
         rows = []
         for job in self.model.jobs.to_pylist():
             ids = job["stage_ids"] or []
             ran = [s for s in ids if s in stages and not stages[s]["skipped"]]
+            attempts = [row for s in ran for row in by_stage.get(s, [])]
+            skews = [row["skew"] for row in attempts if row["skew"] is not None]
             submitted, completed = job["submitted"], job["completed"]
             rows.append({
                 "job_id": job["job_id"], "description": job["description"] or "",
@@ -101,7 +109,8 @@ class DashboardData:
                 "status": _job_status(job["result"], completed),
                 "duration_ms": completed - submitted if submitted and completed else None,
                 "stages_run": len(ran), "stages_skipped": len(ids) - len(ran),
-                "tasks": sum(tasks_by_stage.get(s, 0) for s in ran)})
+                **{key: sum(row[key] for row in attempts) for key in JOB_SUMS},
+                "skew": max(skews) if skews else None})
         return rows
 
     @cached_property

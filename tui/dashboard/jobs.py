@@ -1,20 +1,23 @@
-"""The jobs table: id, description, status, duration, stages run / skipped, tasks."""
+"""The jobs table: id, description, status, duration, stages run / skipped ("4/1"), and what its stages did
+(tasks, failed tasks, input, shuffle read and write, spill, worst skew), with a filter (``/``)."""
 from __future__ import annotations
 
-from textual.app import ComposeResult
-from textual.containers import Vertical
-
 from tui.dashboard.data import DashboardData
-from tui.dashboard.format import duration
-from tui.dashboard.sortable_table import SortableTable, SortCell
+from tui.dashboard.filtered_table import FilteredTableView
+from tui.dashboard.format import duration, size
+from tui.dashboard.sortable_table import SortCell
+from tui.dashboard.stages import SKEW_WARNING
 
 STATUS_STYLE = {"succeeded": "green", "failed": "bold red", "running": "yellow", "unknown": "dim"}
 
 JOB_COLUMNS = (("job", "Job"), ("description", "Description"), ("status", "Status"),
-               ("duration", "Duration"), ("stages", "Stages (run/skipped)"), ("tasks", "Tasks"))
+               ("duration", "Duration"), ("stages", "Stages"), ("tasks", "Tasks"),
+               ("failed", "Failed"), ("input", "Input"), ("shuffle_read", "Shuf. read"),
+               ("shuffle_write", "Shuf. write"), ("spill", "Spill"), ("skew", "Skew"))
 
 
 def job_cells(row: dict) -> list[SortCell]:
+    skew = row["skew"]
     return [
         SortCell(row["job_id"], str(row["job_id"])),
         SortCell(row["description"], row["description"], justify="left"),
@@ -22,32 +25,32 @@ def job_cells(row: dict) -> list[SortCell]:
         SortCell(row["duration_ms"], duration(row["duration_ms"])),
         SortCell(row["stages_run"], f"{row['stages_run']}/{row['stages_skipped']}"),
         SortCell(row["tasks"], str(row["tasks"])),
+        SortCell(row["failed"], str(row["failed"]), style="bold red" if row["failed"] else ""),
+        SortCell(row["input_bytes"], size(row["input_bytes"])),
+        SortCell(row["shuffle_read_bytes"], size(row["shuffle_read_bytes"])),
+        SortCell(row["shuffle_write_bytes"], size(row["shuffle_write_bytes"])),
+        SortCell(row["spill_bytes"], size(row["spill_bytes"]), style="yellow" if row["spill_bytes"] else ""),
+        SortCell(skew, "-" if skew is None else f"{skew:.1f}x",
+                 style="bold red" if skew is not None and skew >= SKEW_WARNING else ""),
     ]
 
 
-class JobsView(Vertical):
-    """Every job of the application, sortable by any column."""
+class JobsView(FilteredTableView):
+    """Every job of the application, sortable by any column; type after ``/`` to filter."""
 
     DEFAULT_CSS = """
     JobsView {
         padding: 0 1;
     }
+    JobsView > #jobs-filter {
+        dock: top;
+        margin-bottom: 1;
+    }
     """
 
-    def __init__(self, data: DashboardData, **kwargs):
-        super().__init__(**kwargs)
-        self.data = data
+    TABLE_ID, FILTER_ID = "jobs-table", "jobs-filter"
+    PLACEHOLDER = "/ filter jobs by any text (description, status, id…)"
+    COLUMNS = tuple((key, label, 20 if key == "description" else None) for key, label in JOB_COLUMNS)
 
-    def compose(self) -> ComposeResult:
-        table = SortableTable(id="jobs-table")
-        for key, label in JOB_COLUMNS:
-            table.add_column(label, key=key)
-        for row in self.data.job_rows:
-            table.add_row(*job_cells(row), key=str(row["job_id"]))
-        yield table
-
-    async def show_data(self, data: DashboardData) -> None:
-        """Show a newer model of the application (a live or replayed log), keeping sort and cursor."""
-        self.data = data
-        self.query_one("#jobs-table", SortableTable).replace_rows(
-            [(str(row["job_id"]), job_cells(row)) for row in data.job_rows])
+    def rows(self, data: DashboardData) -> list[tuple[str, list[SortCell]]]:
+        return [(str(row["job_id"]), job_cells(row)) for row in data.job_rows]

@@ -5,16 +5,13 @@ Enter on a row posts ``StagesView.StageSelected``; the dashboard opens that stag
 from __future__ import annotations
 
 from textual import on
-from textual.app import ComposeResult
-from textual.binding import Binding
-from textual.containers import Vertical
 from textual.message import Message
-from textual.reactive import reactive
-from textual.widgets import DataTable, Input
+from textual.widgets import DataTable
 
 from tui.dashboard.data import DashboardData
+from tui.dashboard.filtered_table import FilteredTableView
 from tui.dashboard.format import duration, size
-from tui.dashboard.sortable_table import SortableTable, SortCell
+from tui.dashboard.sortable_table import SortCell
 
 STAGE_COLUMNS = (("stage", "Stage"), ("name", "Name"), ("status", "Status"), ("tasks", "Tasks"),
                  ("failed", "Failed"), ("duration", "Duration"), ("input", "Input"),
@@ -49,12 +46,8 @@ def stage_cells(row: dict) -> list[SortCell]:
     ]
 
 
-class StagesView(Vertical):
-    """Every stage attempt; type after ``/`` to keep only the rows that contain the text.
-
-    Reactive attributes:
-        filter_text: the substring rows must contain (any column, case-insensitive).
-    """
+class StagesView(FilteredTableView):
+    """Every stage attempt; type after ``/`` to keep only the rows that contain the text."""
 
     DEFAULT_CSS = """
     StagesView {
@@ -66,56 +59,17 @@ class StagesView(Vertical):
     }
     """
 
-    BINDINGS = [Binding("slash", "focus_filter", "Filter")]
-
-    filter_text: reactive[str] = reactive("")
+    TABLE_ID, FILTER_ID = "stages-table", "stages-filter"
+    PLACEHOLDER = "/ filter stages by any text (name, status, id…)"
+    COLUMNS = tuple((key, label, 24 if key == "name" else None) for key, label in STAGE_COLUMNS)
 
     class StageSelected(Message):
         def __init__(self, stage_id: int, attempt: int) -> None:
             super().__init__()
             self.stage_id, self.attempt = stage_id, attempt
 
-    def __init__(self, data: DashboardData, **kwargs):
-        super().__init__(**kwargs)
-        self.data = data
-        self._rows = [(row, stage_cells(row)) for row in data.stage_rows]
-
-    def compose(self) -> ComposeResult:
-        yield Input(placeholder="/ filter stages by any text (name, status, id…)", id="stages-filter")
-        table = SortableTable(id="stages-table")
-        for key, label in STAGE_COLUMNS:
-            table.add_column(label, key=key, width=24 if key == "name" else None)
-        yield table
-
-    def on_mount(self) -> None:
-        self._fill()
-
-    async def show_data(self, data: DashboardData) -> None:
-        """Show a newer model of the application (a live or replayed log), keeping filter, sort and cursor."""
-        self.data = data
-        self._rows = [(row, stage_cells(row)) for row in data.stage_rows]
-        self._fill()
-
-    def _fill(self) -> None:
-        needle = self.filter_text.strip().lower()
-        self.query_one("#stages-table", SortableTable).replace_rows([
-            (stage_key(row["stage_id"], row["attempt"]), cells) for row, cells in self._rows
-            if not needle or any(needle in c.text.lower() for c in cells)])
-
-    def watch_filter_text(self) -> None:
-        if self.is_mounted:
-            self._fill()
-
-    def action_focus_filter(self) -> None:
-        self.query_one("#stages-filter", Input).focus()
-
-    @on(Input.Changed, "#stages-filter")
-    def _filter_changed(self, event: Input.Changed) -> None:
-        self.filter_text = event.value
-
-    @on(Input.Submitted, "#stages-filter")
-    def _filter_done(self) -> None:
-        self.query_one("#stages-table", SortableTable).focus()
+    def rows(self, data: DashboardData) -> list[tuple[str, list[SortCell]]]:
+        return [(stage_key(row["stage_id"], row["attempt"]), stage_cells(row)) for row in data.stage_rows]
 
     @on(DataTable.RowSelected, "#stages-table")
     def _row_selected(self, event: DataTable.RowSelected) -> None:
