@@ -596,18 +596,32 @@ class SortOrder(Expression):
         return f"{self.child.render(ids)} {direction} {nulls}"
 
 
+class PythonEvalType:
+    """How a Python UDF is called, with Spark's numbers (``PythonEvalType`` in PySpark and Spark)."""
+
+    SQL_BATCHED_UDF = 100          # ``udf``: one call per row, rows pickled to the worker
+    SQL_SCALAR_PANDAS_UDF = 200    # ``pandas_udf``: one call per Arrow batch, as pandas Series
+
+
 @dataclass(frozen=True, slots=True, eq=False)
 class PythonUDF(Expression):
-    """A Python function called once per row (``functions.udf``); never compiled."""
+    """A Python function over columns (``functions.udf`` / ``pandas_udf``); never compiled.
+
+    The planner takes every call out of its Project or Filter into an operator of its own below
+    (BatchEvalPython or ArrowEvalPython, chosen by ``eval_type``), as Spark's ExtractPythonUDFs
+    does. ``result_id`` is Spark's ``resultId``: it names the call in those operators' plans.
+    """
 
     udf_name: str
     func: Callable
     return_type: DataType
     args: tuple[Expression, ...]
+    eval_type: int = PythonEvalType.SQL_BATCHED_UDF
+    result_id: int = field(default_factory=new_expr_id)
 
     def __eq__(self, other):
         return (isinstance(other, PythonUDF) and self.func is other.func and self.args == other.args
-                and self.return_type == other.return_type)
+                and self.return_type == other.return_type and self.eval_type == other.eval_type)
 
     def __hash__(self):
         return hash((id(self.func), self.args))

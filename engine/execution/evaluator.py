@@ -30,6 +30,7 @@ from engine.catalyst.expressions import (
     ScalarFunction,
     UnaryMinus,
 )
+from engine.execution.python_runner import run_python_udf
 from engine.sql.types import BooleanType, DataType, DateType, StringType, TimestampType
 
 Datum = pa.Array | pa.ChunkedArray | pa.Scalar
@@ -296,9 +297,9 @@ def _java_to_strptime(fmt: str) -> str:
 
 
 def _python_udf(e: PythonUDF, t: pa.Table) -> Datum:
-    columns = [broadcast(_eval(a, t), t.num_rows).to_pylist() for a in e.args]
-    results = [e.func(*row) for row in zip(*columns)] if columns else [e.func() for _ in range(t.num_rows)]
-    return pa.array(results, type=e.data_type.to_arrow())
+    # a call the planner did not extract into an EvalPython operator (an aggregate's key, a join
+    # condition, a sort key) runs here, called the same way
+    return run_python_udf(e, [broadcast(_eval(a, t), t.num_rows) for a in e.args], t.num_rows)
 
 
 def _aggregate(e: AggregateFunction, t: pa.Table) -> Datum:

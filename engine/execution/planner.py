@@ -7,6 +7,8 @@ Choices made here, as Spark makes them:
   ``spark.sql.autoBroadcastJoinThreshold``, else ShuffledHashJoin (see its module for why not
   sort-merge); joins without equality keys: BroadcastNestedLoopJoin;
 - ``orderBy(...).limit(n)``: TakeOrderedAndProject; a global sort: a range exchange then a sort.
+- Python UDF calls in a Project or Filter: evaluated by a BatchEvalPython (``udf``) or
+  ArrowEvalPython (``pandas_udf``) operator below it (``extract_python_udfs``, Spark's ExtractPythonUDFs).
 Exchanges are not placed here: ``ensure_requirements`` adds them where a child's partitioning
 does not meet its parent's required distribution.
 """
@@ -22,6 +24,7 @@ from engine.execution.broadcast_hash_join_exec import BroadcastHashJoinExec
 from engine.execution.broadcast_nested_loop_join_exec import BroadcastNestedLoopJoinExec
 from engine.execution.coalesce_exec import CoalesceExec
 from engine.execution.deduplicate_exec import DeduplicateExec
+from engine.execution.extract_python_udfs import extract_python_udfs
 from engine.execution.file_source_scan_exec import FileSourceScanExec
 from engine.execution.filter_exec import FilterExec
 from engine.execution.hash_aggregate_exec import HashAggregateExec, buffer_names
@@ -31,6 +34,7 @@ from engine.execution.limit_exec import GlobalLimitExec, LocalLimitExec
 from engine.execution.local_table_scan_exec import LocalTableScanExec
 from engine.execution.partitioning import HashPartitioning, RoundRobinPartitioning
 from engine.execution.project_exec import ProjectExec
+from engine.execution.python_runner import DEFAULT_MAX_RECORDS_PER_BATCH
 from engine.execution.range_exec import RangeExec
 from engine.execution.shuffle_exchange_exec import REPARTITION_BY_NUM, ShuffleExchangeExec
 from engine.execution.sort_exec import SortExec
@@ -52,6 +56,11 @@ class SparkPlanner:
     @property
     def default_parallelism(self) -> int:
         return int(self.conf.get("spark.default.parallelism"))
+
+    @property
+    def max_records_per_batch(self) -> int:
+        """Rows per call of a pandas_udf."""
+        return int(self.conf.get("spark.sql.execution.arrow.maxRecordsPerBatch", DEFAULT_MAX_RECORDS_PER_BATCH))
 
     def plan(self, node: L.LogicalPlan) -> SparkPlan:
         method = getattr(self, "_" + type(node).__name__.lower(), None)
@@ -78,10 +87,17 @@ class SparkPlanner:
 
     # ---- unary ----
     def _project(self, node: L.Project) -> SparkPlan:
-        return ProjectExec(node.project_list, self.plan(node.child))
+        project_list, child = extract_python_udfs(tuple(node.project_list), self.plan(node.child),
+                                                  self.max_records_per_batch)
+        return ProjectExec(project_list, child)
 
     def _filter(self, node: L.Filter) -> SparkPlan:
-        return FilterExec(node.condition, self.plan(node.child))
+        child = self.plan(node.child)
+        (condition,), evaluated = extract_python_udfs((node.condition,), child, self.max_records_per_batch)
+        if evaluated is child:
+            return FilterExec(condition, child)
+        # the UDFs' result columns are not the Filter's output: a Project drops them, as in Spark
+        return ProjectExec(tuple(child.output), FilterExec(condition, evaluated))
 
     def _sort(self, node: L.Sort) -> SparkPlan:
         return SortExec(node.order, node.is_global, self.plan(node.child))

@@ -16,6 +16,11 @@ class SparkException(Exception):
     """A job failed while running (Spark's ``org.apache.spark.SparkException``)."""
 
 
+class PythonException(Exception):
+    """A Python UDF raised while a task ran it (PySpark's ``PythonException``); the message names
+    the UDF and carries the user's traceback, and the task fails with it."""
+
+
 def unresolved_column(name: str, available: list[str]) -> AnalysisException:
     """Spark's UNRESOLVED_COLUMN error: names the column, suggests the closest, lists the rest."""
     close = difflib.get_close_matches(name, available, n=3, cutoff=0.5)

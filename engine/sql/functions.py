@@ -162,17 +162,61 @@ def isnull(c) -> Column:
 def udf(f=None, returnType: DataType | str = StringType()):  # noqa: N803 - PySpark's name
     """A row-at-a-time Python function usable on Columns; also works as ``@udf(returnType=...)``.
 
-    It runs once per row in Python: the slow path Spark users know, kept visible in plans.
+    It runs once per row in Python, in a BatchEvalPython operator outside the compiled stages: the
+    slow path Spark users know, kept visible in plans. ``None`` in and out is null.
+
+        >>> @udf("long")
+        ... def score(x):
+        ...     return None if x is None else (x * 31 + 7) % 1000
+        >>> df.select(score("id").alias("s"))
     """
     if f is None or isinstance(f, (str, DataType)):
         rtype = returnType if f is None else f
         return functools.partial(udf, returnType=rtype)
+    return _user_defined_function(f, returnType, E.PythonEvalType.SQL_BATCHED_UDF)
+
+
+def pandas_udf(f=None, returnType: DataType | str | None = None, functionType: int | None = None):  # noqa: N803
+    """A vectorized Python function: pandas Series in, a pandas Series of the same length out.
+
+    It runs once per Arrow batch (``spark.sql.execution.arrow.maxRecordsPerBatch`` rows) in an
+    ArrowEvalPython operator, so it avoids the per-row cost of ``udf``. The return type is
+    required, as a DDL string or a DataType; the forms are PySpark's::
+
+        >>> @pandas_udf("long")
+        ... def plus_one(s: pd.Series) -> pd.Series:
+        ...     return s + 1
+        >>> plus_one = pandas_udf(lambda s: s + 1, LongType())
+
+    Only the scalar (Series to Series) form is supported; a null arrives as NaN or None, and a NaN
+    or None returned becomes null.
+    """
+    if functionType not in (None, E.PythonEvalType.SQL_SCALAR_PANDAS_UDF):
+        raise NotImplementedError(f"pandas_udf functionType {functionType}: only the scalar form "
+                                  f"({E.PythonEvalType.SQL_SCALAR_PANDAS_UDF}, Series to Series) is supported")
+    if f is None or isinstance(f, (str, DataType)):
+        rtype = returnType if f is None else f
+        if rtype is None:
+            raise TypeError("pandas_udf needs a returnType, e.g. @pandas_udf(\"long\") or pandas_udf(f, LongType())")
+        return functools.partial(pandas_udf, returnType=rtype)
+    if returnType is None:
+        raise TypeError(f"pandas_udf({getattr(f, '__name__', 'f')}) needs a returnType, "
+                        "e.g. pandas_udf(f, \"double\") or pandas_udf(f, DoubleType())")
+    return _user_defined_function(f, returnType, E.PythonEvalType.SQL_SCALAR_PANDAS_UDF)
+
+
+def _user_defined_function(f, returnType, eval_type: int):  # noqa: N803
+    """The callable ``udf`` and ``pandas_udf`` return: each call builds a PythonUDF expression."""
     return_type = parse_type(returnType)
+    name = getattr(f, "__name__", "udf")
 
     @functools.wraps(f)
     def call(*cols) -> Column:
-        return Column(E.PythonUDF(getattr(f, "__name__", "udf"), f, return_type, tuple(_col(c) for c in cols)))
+        if eval_type == E.PythonEvalType.SQL_SCALAR_PANDAS_UDF and not cols:
+            raise TypeError(f"pandas_udf {name} needs at least one column argument")
+        return Column(E.PythonUDF(name, f, return_type, tuple(_col(c) for c in cols), eval_type))
 
     call.func = f
     call.returnType = return_type
+    call.evalType = eval_type
     return call
