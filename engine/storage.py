@@ -51,6 +51,13 @@ class StorageLevel:
         except KeyError:
             raise ValueError(f"unknown storage level {level!r}; use one of {', '.join(StorageLevel._LEVELS)}") from None
 
+    @staticmethod
+    def deserialized(level: str) -> bool:
+        """Whether Spark keeps this level's in-memory blocks as objects: the memory levels without
+        ``_SER`` (``df.cache()``'s MEMORY_AND_DISK is), as a cached RDD's "Storage Level" shows."""
+        use_memory, _ = StorageLevel.flags(level)
+        return use_memory and not str(level).upper().endswith("_SER")
+
 
 @dataclass(frozen=True, slots=True)
 class BlockStatus:

@@ -19,7 +19,6 @@ from typing import Callable
 
 import pyarrow as pa
 
-from engine.adaptive.aqe_shuffle_read_exec import AQEShuffleReadExec
 from engine.adaptive.coalesce_shuffle_partitions import coalesce_shuffle_partitions
 from engine.adaptive.join_selection import join_selection
 from engine.adaptive.optimize_shuffle_with_local_read import optimize_shuffle_with_local_read
@@ -181,8 +180,7 @@ class AdaptiveSparkPlanExec(SparkPlan):
         stage.row_count = sum(sum(s.block_records) for s in statuses)
 
     def _post_read_metrics(self, fragment: SparkPlan) -> None:
-        updates = [u for node in _stage_nodes(fragment) if isinstance(node, AQEShuffleReadExec)
-                   for u in node.driver_metric_updates()]
+        updates = [u for node in _stage_nodes(fragment) for u in node.driver_metric_updates()]
         if updates:
             self.context.post_driver_metrics(updates)
 

@@ -448,6 +448,17 @@ class CompiledAggregate(KernelFamily):
 
     # -- introspection ------------------------------------------------------------------------
 
+    @property
+    def dictionary_columns(self) -> frozenset[str]:
+        """Column keys of the string key columns a source may hand over dictionary-encoded.
+
+        A key that is an input column used nowhere else in the kernel is only ever turned into
+        codes, so a Parquet scan can pass its dictionary pages on instead of decoding them to
+        strings that ``run`` would encode again.
+        """
+        return frozenset(key.column_key for _, key in self._dictionary_keys.values()
+                         if key.expr_id in self._slot_of and self._slot_of[key.expr_id] not in self._used)
+
     def explain(self) -> str:
         """The source, preceded by what each generated name stands for (what explain("codegen") shows)."""
         lines = [f"# c{j} = {a}" for j, a in enumerate(self.input_attrs) if j in self._used]

@@ -19,6 +19,7 @@ Policy:
 from __future__ import annotations
 
 import hashlib
+import fcntl
 import importlib.util
 import logging
 import os
@@ -26,9 +27,10 @@ import sys
 import tempfile
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 from engine.codegen.jit import cache_stats
 
@@ -103,7 +105,13 @@ def memoized_count() -> int:
 
 
 def _import_kernel(source: str, fp: str, entry: str) -> Kernel:
-    path = _write_module(source, fp)
+    path = _module_path(fp)
+    with _exclusive_file_lock(path.with_suffix(".lock")):
+        _write_atomically(path, source)
+        return _exec_module(path, fp, entry)
+
+
+def _exec_module(path: Path, fp: str, entry: str) -> Kernel:
     module_name = MODULE_PREFIX + fp
     spec = importlib.util.spec_from_file_location(module_name, path)
     if spec is None or spec.loader is None:
@@ -123,28 +131,41 @@ def _import_kernel(source: str, fp: str, entry: str) -> Kernel:
     return Kernel(fp, func, str(path), elapsed_ms, hits > 0 and misses == 0)
 
 
-def _write_module(source: str, fp: str) -> Path:
+def _module_path(fp: str) -> Path:
+    """Where the module of kernel ``fp`` goes, in a directory that exists and can be written."""
     global _fallback_dir
     directory = _fallback_dir or cache_dir()
     try:
-        return _write_atomically(directory, fp, source)
+        directory.mkdir(parents=True, exist_ok=True)
+        if not os.access(directory, os.W_OK | os.X_OK):
+            raise PermissionError(f"{directory} is not writable")
     except OSError as exc:
         if _fallback_dir is not None:
             raise
         _fallback_dir = Path(tempfile.mkdtemp(prefix="ember-kernels-"))
         _log.warning("kernel cache %s is not writable (%s); using %s", directory, exc, _fallback_dir)
-        return _write_atomically(_fallback_dir, fp, source)
+        directory = _fallback_dir
+    return directory / f"{MODULE_PREFIX}{fp}.py"
 
 
-def _write_atomically(directory: Path, fp: str, source: str) -> Path:
-    path = directory / f"{MODULE_PREFIX}{fp}.py"
+@contextmanager
+def _exclusive_file_lock(path: Path) -> Iterator[None]:
+    """Hold ``flock(LOCK_EX)`` on ``path`` (created if missing); other processes wait for it."""
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _write_atomically(path: Path, source: str) -> None:
     try:
         if path.read_text(encoding="utf-8") == source:
-            return path
+            return
     except (FileNotFoundError, UnicodeDecodeError):
         pass
-    directory.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp_", suffix=".py")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp_", suffix=".py")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(source)
@@ -155,4 +176,3 @@ def _write_atomically(directory: Path, fp: str, source: str) -> Path:
         except OSError:
             pass
         raise
-    return path

@@ -891,7 +891,10 @@ def _column_values(arr: pa.Array, attr: AttributeReference) -> np.ndarray:
     data = arr.buffers()[1]
     if phys is _BOOL:
         return _unpack_bits(data, arr.offset, len(arr))
-    return np.frombuffer(data, dtype=phys.numpy, count=arr.offset + len(arr))[arr.offset:]
+    values = np.frombuffer(data, dtype=phys.numpy, count=arr.offset + len(arr))[arr.offset:]
+    # a memory-mapped block (DISK_ONLY cache) is read-only, and the kernels' signatures take
+    # writable arrays (numba types the two apart): copy it rather than compile every kernel twice
+    return values if values.flags.writeable else values.copy()
 
 
 def _column_validity(arr: pa.Array) -> np.ndarray:
@@ -963,6 +966,12 @@ class KernelFamily:
             raise ValueError(f"{attr} is not among the {self._noun}'s input columns "
                              f"{[str(a) for a in self.input_attrs]}")
         return slot
+
+    @property
+    def dictionary_columns(self) -> frozenset[str]:
+        """Column keys of the string columns the kernels take dictionary-encoded (none here: a
+        compiled aggregate grouping by strings overrides it)."""
+        return frozenset()
 
     @property
     def source(self) -> str:

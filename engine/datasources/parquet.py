@@ -12,6 +12,10 @@ Reading a range follows Spark and parquet-mr:
 * **column pruning**: only the requested columns' chunks are read. Columns are matched by name,
   case-insensitively when there is no exact match (``spark.sql.caseSensitive=false``); a column
   the file lacks reads as nulls.
+* **dictionary columns**: string columns a consumer asks for by column key (a compiled aggregate
+  grouping by them) come back dictionary-encoded, straight from the Parquet dictionary pages.
+  Decoding a low-cardinality string column to plain strings and encoding it again cost about
+  four times the whole read of the column; every other consumer gets plain strings.
 
 INT96 timestamps (Spark's default output type) are read as microseconds.
 """
@@ -45,8 +49,12 @@ COMPRESSION_EXTENSIONS = {
 }
 
 
-def open_parquet(path: str) -> pq.ParquetFile:
-    return pq.ParquetFile(path, coerce_int96_timestamp_unit="us")
+def open_parquet(path: str, read_dictionary: Sequence[str] = (),
+                 metadata: pq.FileMetaData | None = None) -> pq.ParquetFile:
+    """``path`` opened for reading; the columns named in ``read_dictionary`` read dictionary-encoded.
+    ``metadata`` is the footer already read, when the file is opened again for other columns."""
+    return pq.ParquetFile(path, coerce_int96_timestamp_unit="us", metadata=metadata,
+                          read_dictionary=list(read_dictionary) or None)
 
 
 def infer_parquet_schema(paths: Sequence[str]) -> list[tuple[str, DataType]]:
@@ -141,13 +149,16 @@ class _FileColumns:
 
 def read_parquet_split(splits: Sequence[FileSplit], columns: Sequence[ScanColumn | tuple],
                        partition_columns: Sequence[PartitionColumn | tuple] = (),
-                       pushed_filters: Sequence[Expression] = ()) -> tuple[pa.Table, ScanMetrics]:
+                       pushed_filters: Sequence[Expression] = (),
+                       dictionary_columns: frozenset[str] = frozenset()) -> tuple[pa.Table, ScanMetrics]:
     """Read the rows of ``splits`` (one task's ranges) that the pushed filters may select.
 
     ``columns`` are ``(name, arrow_type, column_key)`` data columns and ``partition_columns``
     ``(name, arrow_type, column_key, index into partition_values)``; the result has the data
     columns then the partition columns, named by their keys. Rows are not filtered here: a row
-    group is either skipped whole or returned whole.
+    group is either skipped whole or returned whole. The string columns whose keys are in
+    ``dictionary_columns`` are ``dictionary<int32, string>`` arrays (chunks may have different
+    dictionaries: Arrow unifies them when the chunks are combined).
     """
     data_cols = as_scan_columns(columns)
     part_cols = as_partition_columns(partition_columns)
@@ -164,7 +175,11 @@ def read_parquet_split(splits: Sequence[FileSplit], columns: Sequence[ScanColumn
             continue
         if split.file.path not in opened:
             pf = open_parquet(split.file.path)
-            opened[split.file.path] = (pf, _FileColumns(pf))
+            fc = _FileColumns(pf)
+            encoded = _dictionary_names(data_cols, dictionary_columns, fc)
+            if encoded:
+                pf = open_parquet(split.file.path, encoded, pf.metadata)
+            opened[split.file.path] = (pf, fc)
         pf, fc = opened[split.file.path]
         groups = row_groups_in_range(fc.metadata, split.start, split.end)
         metrics.row_groups_total += len(groups)
@@ -184,8 +199,12 @@ def read_parquet_split(splits: Sequence[FileSplit], columns: Sequence[ScanColumn
         table = pf.read_row_groups(keep, columns=to_read, use_threads=False) if to_read else None
         arrays = []
         for c, name in zip(data_cols, resolved):
-            arrays.append(conform(table.column(name), c.arrow_type) if name is not None
-                          else pa.nulls(num_rows, c.arrow_type))
+            if name is None:
+                arrays.append(pa.nulls(num_rows, c.arrow_type))
+            elif c.column_key in dictionary_columns and _is_dictionary_of(table.column(name).type, c.arrow_type):
+                arrays.append(table.column(name))
+            else:
+                arrays.append(conform(table.column(name), c.arrow_type))
         for c in part_cols:
             arrays.append(constant_column(values[c.index] if c.index < len(values) else None, c.arrow_type, num_rows))
         pieces.append(pa.table(arrays, names=[c.column_key for c in (*data_cols, *part_cols)]))
@@ -195,7 +214,31 @@ def read_parquet_split(splits: Sequence[FileSplit], columns: Sequence[ScanColumn
         return pa.table({"_": pa.nulls(rows_without_columns)}).select([]), metrics
     if not pieces:
         return empty_table([*data_cols, *part_cols]), metrics
-    return (pieces[0] if len(pieces) == 1 else pa.concat_tables(pieces)), metrics
+    return _concat(pieces), metrics
+
+
+def _concat(pieces: list[pa.Table]) -> pa.Table:
+    """The pieces of one task as one table. Where files disagree on a dictionary column (one lacks
+    the column, one stores it as large_string) every piece gets the plain column instead."""
+    if len(pieces) == 1:
+        return pieces[0]
+    first = pieces[0].schema
+    if any(p.schema != first for p in pieces[1:]):
+        pieces = [pa.table([conform(c, f.type.value_type if pa.types.is_dictionary(f.type) else f.type)
+                            for c, f in zip(p.columns, p.schema)], names=p.column_names) for p in pieces]
+    return pa.concat_tables(pieces)
+
+
+def _dictionary_names(data_cols: Sequence[ScanColumn], dictionary_columns: frozenset[str],
+                      fc: _FileColumns) -> list[str]:
+    """The file's names of the string columns asked for dictionary-encoded."""
+    names = (fc.resolve(c.name) for c in data_cols
+             if c.column_key in dictionary_columns and pa.types.is_string(c.arrow_type))
+    return [n for n in names if n is not None]
+
+
+def _is_dictionary_of(read_type: pa.DataType, arrow_type: pa.DataType) -> bool:
+    return pa.types.is_dictionary(read_type) and read_type.value_type == arrow_type
 
 
 def _row_group_may_match(filters: Sequence[Expression], fc: _FileColumns, rg_index: int,

@@ -3,19 +3,23 @@
 Splits are planned as Spark plans them (``spark.sql.files.maxPartitionBytes``, files packed by
 ``spark.sql.files.openCostInBytes``); only the columns the query needs are read, and Parquet row
 groups whose statistics rule out the pushed filters are skipped. Its SQL metrics carry Spark's
-names ("number of files read", "size of files read", ...), which the analyzer reads back.
+names, which the analyzer reads back, and come from where Spark's come from: the driver knows the
+files it selected when it plans the scan, so "number of files read", "size of files read" (whole
+file sizes), "metadata time" and, for a partitioned table, "number of partitions read" and "dynamic
+partition pruning time" are posted once as ``SparkListenerDriverAccumUpdates``; each task reports
+"scan time" and "number of output rows" (and Ember's "number of row groups skipped") in its own
+accumulables.
 """
 from __future__ import annotations
-
 
 import time
 from dataclasses import dataclass
 
 import pyarrow as pa
 
-from engine.catalyst.logical import FileScan
+from engine.catalyst.logical import FileScan, PartitionedFile
 from engine.datasources.splits import FilePartition
-from engine.datasources.strategy import plan_scan, read_partition
+from engine.datasources.strategy import plan_scan, read_partition, selected_files
 from engine.execution.metrics import SQLMetric, metric
 from engine.execution.partitioning import UnknownPartitioning
 from engine.execution.spark_plan import SparkPlan, attrs_string
@@ -25,20 +29,48 @@ from engine.execution.spark_plan import SparkPlan, attrs_string
 class FileSourceScanExec(SparkPlan):
     scan: FileScan
     file_partitions: tuple[FilePartition, ...]
+    selected_files: tuple[PartitionedFile, ...] = ()
+    metadata_time_ms: int = 0
 
     @staticmethod
     def create(scan: FileScan, conf) -> FileSourceScanExec:
         """The scan with its read tasks planned: files pruned by partition values, then split and packed."""
+        started = time.perf_counter()
+        files = selected_files(scan)
         partitions = plan_scan(scan, conf.getAll(), int(conf.get("spark.default.parallelism")))
-        return FileSourceScanExec(scan, tuple(partitions))
+        return FileSourceScanExec(scan, tuple(partitions), files, int((time.perf_counter() - started) * 1000))
 
     def declare_metrics(self) -> dict[str, SQLMetric]:
-        return {
+        metrics = {
             "numFiles": metric("number of files read"),
+            "metadataTime": metric("metadata time", "timing"),
             "filesSize": metric("size of files read", "size"),
-            "scanTime": metric("scan time", "timing"),
-            "rowGroupsSkipped": metric("number of row groups skipped"),
         }
+        if self.scan.relation.partition_columns:
+            metrics["numPartitions"] = metric("number of partitions read")
+            metrics["pruningTime"] = metric("dynamic partition pruning time", "timing")
+        metrics["scanTime"] = metric("scan time", "timing")
+        metrics["rowGroupsSkipped"] = metric("number of row groups skipped")
+        return metrics
+
+    def driver_metric_updates(self) -> list[tuple[int, int]]:
+        """The selected files' count and total size, the time to select them and, for a partitioned
+        table, the number of partition directories they are in and the time spent pruning partitions
+        at run time (Spark's ``sendDriverMetrics``)."""
+        measured = {
+            "numFiles": len(self.selected_files),
+            "metadataTime": self.metadata_time_ms,
+            "filesSize": sum(f.size for f in self.selected_files),
+            "numPartitions": len({f.partition_values for f in self.selected_files}),
+            # Spark posts it for every partitioned table; Ember prunes partitions only while planning
+            "pruningTime": 0,
+        }
+        updates = []
+        for key, value in measured.items():
+            if key in self.metrics:
+                self.metrics[key].value = value
+                updates.append((self.metrics[key].accumulator_id, value))
+        return updates
 
     @property
     def output(self):
@@ -61,15 +93,18 @@ class FileSourceScanExec(SparkPlan):
         return (f"{attrs_string(self.output)} Batched: true, DataFilters: [{pushed}], Format: {rel.format.title()}, "
                 f"Location: InMemoryFileIndex[{location}], PushedFilters: [{pushed}], ReadSchema: struct<{schema}>")
 
-    def execute_partition(self, index: int, ctx) -> pa.Table:
+    @property
+    def reads_dictionary_columns(self) -> bool:
+        """Whether ``execute_partition`` can return string columns dictionary-encoded (Parquet)."""
+        return self.scan.relation.format == "parquet"
+
+    def execute_partition(self, index: int, ctx, dictionary_columns: frozenset[str] = frozenset()) -> pa.Table:
+        """One task's rows; the string columns keyed in ``dictionary_columns`` dictionary-encoded
+        when the format stores them so (a compiled aggregate grouping by them asks)."""
         started = time.perf_counter()
-        if self.file_partitions:
-            table, scanned = read_partition(self.scan, self.file_partitions[index])
-        else:
-            table, scanned = read_partition(self.scan, ())
+        partition = self.file_partitions[index] if self.file_partitions else ()
+        table, scanned = read_partition(self.scan, partition, dictionary_columns)
         ctx.add(self.metrics["scanTime"], int((time.perf_counter() - started) * 1000))
-        ctx.add(self.metrics["numFiles"], scanned.files_read)
-        ctx.add(self.metrics["filesSize"], scanned.bytes_read)
         ctx.add(self.metrics["rowGroupsSkipped"], scanned.row_groups_skipped)
         ctx.add(self.metrics["numOutputRows"], table.num_rows)
         ctx.metrics.input_bytes_read += scanned.bytes_read

@@ -8,6 +8,7 @@ map tasks run: ``QueryExecution`` computes them with a sampling job first, as Sp
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 import pyarrow as pa
@@ -24,6 +25,7 @@ from engine.execution.partitioning import (
     SinglePartition,
 )
 from engine.execution.spark_plan import SparkPlan
+from engine.memory.spill import input_batches
 
 
 ENSURE_REQUIREMENTS = "ENSURE_REQUIREMENTS"  # added by EnsureRequirements: AQE may coalesce it
@@ -111,7 +113,8 @@ class ShuffleExchangeExec(SparkPlan):
         self.range_bounds = sample_bounds(values, self.partitioning.num_partitions)
 
     # ---- map side ----
-    def partition_ids(self, table: pa.Table, map_index: int) -> np.ndarray:
+    def partition_ids(self, table: pa.Table, map_index: int, first_row: int = 0) -> np.ndarray:
+        """The reduce partition of each row of ``table``, rows ``first_row...`` of map task ``map_index``'s input."""
         p = self.partitioning
         n = table.num_rows
         if isinstance(p, SinglePartition) or p.num_partitions == 1:
@@ -122,18 +125,25 @@ class ShuffleExchangeExec(SparkPlan):
         if isinstance(p, RangePartitioning):
             return range_partition_ids(table, p.ordering[0], self.range_bounds)
         if isinstance(p, RoundRobinPartitioning):
-            return ((np.arange(n, dtype=np.int64) + map_index) % p.num_partitions).astype(np.int32)
+            return ((np.arange(n, dtype=np.int64) + first_row + map_index) % p.num_partitions).astype(np.int32)
         raise TypeError(f"cannot partition by {p}")
 
     def write_map_output(self, map_index: int, ctx):
-        table = self.child.execute_partition(map_index, ctx)
-        ids = self.partition_ids(table, map_index)
+        """Partition the child's rows batch by batch into a ``ShuffleExternalSorter``, which holds
+        them under the task's execution memory and spills when refused, then write the map output."""
         write = ctx.metrics.shuffle_write
         before = (write.bytes_written, write.records_written, write.write_time)
-        status = ctx.env.shuffle_manager.write(
-            self.shuffle_id, map_index, ctx.attempt_number, table, ids, self.partitioning.num_partitions, write
-        )
-        ctx.add(self.metrics["dataSize"], table.nbytes)
+        manager = ctx.env.shuffle_manager
+        sorter = manager.new_sorter(self.shuffle_id, self.partitioning.num_partitions, ctx.task_memory_manager,
+                                    ctx.env.block_manager.temp_local_path, partial(_count_spill, ctx))
+        rows = data_size = 0
+        with sorter:
+            for batch in input_batches(self.child, map_index, ctx):
+                sorter.insert(batch, self.partition_ids(batch, map_index, rows))
+                rows += batch.num_rows
+                data_size += batch.nbytes
+            status = manager.write(self.shuffle_id, map_index, ctx.attempt_number, sorter, write)
+        ctx.add(self.metrics["dataSize"], data_size)
         ctx.add(self.metrics["shuffleBytesWritten"], write.bytes_written - before[0])
         ctx.add(self.metrics["shuffleRecordsWritten"], write.records_written - before[1])
         ctx.add(self.metrics["shuffleWriteTime"], write.write_time - before[2])
@@ -144,21 +154,35 @@ class ShuffleExchangeExec(SparkPlan):
         return self.read_reduce_partition(index, ctx)
 
     def execute_batches(self, index: int, ctx):
-        """Reduce partition ``index`` one map output at a time, for operators that buffer under a
-        memory reservation and spill (``engine.memory.spill.input_batches``)."""
-        for map_index in range(self.child.num_partitions):
-            yield self.read_reduce_partition(index, ctx, range(map_index, map_index + 1))
+        """Reduce partition ``index`` one map output's block at a time, for operators that buffer
+        under a memory reservation and spill (``engine.memory.spill.input_batches``)."""
+        read = ctx.metrics.shuffle_read
+        before = (read.records_read, read.local_bytes_read, read.local_blocks_fetched, read.fetch_wait_time)
+        try:
+            yield from ctx.env.shuffle_manager.read_blocks(self.shuffle_id, index, read)
+        finally:
+            self._add_read_metrics(ctx, before)
 
     def read_reduce_partition(self, index: int, ctx, map_range: range | None = None) -> pa.Table:
         """Reduce partition ``index`` from every map output (or the maps in ``map_range``)."""
         read = ctx.metrics.shuffle_read
         before = (read.records_read, read.local_bytes_read, read.local_blocks_fetched, read.fetch_wait_time)
         table = ctx.env.shuffle_manager.read(self.shuffle_id, index, read, map_range)
+        self._add_read_metrics(ctx, before)
+        return table
+
+    def _add_read_metrics(self, ctx, before: tuple[int, int, int, int]) -> None:
+        read = ctx.metrics.shuffle_read
         ctx.add(self.metrics["recordsRead"], read.records_read - before[0])
         ctx.add(self.metrics["localBytesRead"], read.local_bytes_read - before[1])
         ctx.add(self.metrics["localBlocksFetched"], read.local_blocks_fetched - before[2])
         ctx.add(self.metrics["fetchWaitTime"], read.fetch_wait_time - before[3])
-        return table
+
+
+def _count_spill(ctx, memory_bytes: int, disk_bytes: int) -> None:
+    """A shuffle write buffer spilled: the task's "Memory/Disk Bytes Spilled" (Exchange has no spill metric)."""
+    ctx.metrics.memory_bytes_spilled += memory_bytes
+    ctx.metrics.disk_bytes_spilled += disk_bytes
 
 
 def _one_chunk(values) -> pa.Array:

@@ -84,6 +84,13 @@ class SparkPlan(TreeNode):
         """Work that must finish before a job over this operator starts (a broadcast's collect,
         a range exchange's sampling); ``run_job(plan, result_fn)`` runs a job of its own."""
 
+    def driver_metric_updates(self) -> list[tuple[int, int]]:
+        """``(accumulator id, value)`` pairs of the metrics the driver measures itself (a scan's
+        file listing, an AQE read's partition sizes): posted as ``SparkListenerDriverAccumUpdates``
+        when the operator's stage is planned, as Spark's ``SQLMetrics.postDriverMetricUpdates``
+        does, instead of arriving with task results."""
+        return []
+
     # ---- how it shows itself ----
     @property
     def node_name(self) -> str:

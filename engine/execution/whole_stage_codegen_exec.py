@@ -140,12 +140,40 @@ class WholeStageCodegenExec(SparkPlan):
         # an aggregate kernel is shown with what its generated names stand for
         return kernel.source if self._fused.outputs is not None else kernel.explain()
 
+    def _read_source(self, kernel, index: int, ctx) -> pa.Table:
+        """The source's rows for one partition. A compiled aggregate grouping by string columns
+        takes them dictionary-encoded from a source that can hand them over so (a Parquet scan):
+        it groups by the codes, and decoding only to encode again was most of a Q1 task's time."""
+        source = self._fused.source
+        wanted = kernel.dictionary_columns
+        if wanted and getattr(source, "reads_dictionary_columns", False):
+            return source.execute_partition(index, ctx, dictionary_columns=wanted)
+        return source.execute_partition(index, ctx)
+
     def execute_partition(self, index: int, ctx) -> pa.Table:
         kernel = self.pipeline()
         if kernel is None:
             return self.child.execute_partition(index, ctx)
+        return self._run_kernel(kernel, self._read_source(kernel, index, ctx), ctx)
+
+    def execute_batches(self, index: int, ctx):
+        """The partition as a stream of tables, for a consumer that buffers under a memory
+        reservation (a shuffle write). Under a partial aggregate, the aggregate decides how many
+        rows its hash map takes at once (``HashAggregateExec.partial_batches``), and each slice's
+        states go downstream as they are made; any other stage gives its partition whole."""
+        kernel = self.pipeline()
+        top = self.child
+        if kernel is None:
+            yield from (top.execute_batches(index, ctx) if hasattr(top, "execute_batches")
+                        else [top.execute_partition(index, ctx)])
+        elif self._fused.outputs is None:
+            table = self._read_source(kernel, index, ctx)
+            yield from top.partial_batches(table, ctx, lambda rows: self._run_kernel(kernel, rows, ctx))
+        else:
+            yield self.execute_partition(index, ctx)
+
+    def _run_kernel(self, kernel, table: pa.Table, ctx) -> pa.Table:
         fused = self._fused
-        table = fused.source.execute_partition(index, ctx)
         started = time.perf_counter()
         compiled_before = kernel.compile_ms
         arrays, kept = kernel.run_counted(table)

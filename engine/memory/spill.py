@@ -25,11 +25,26 @@ BATCH_BYTES = 1 << 18  # what a buffering operator reserves at a time
 _RUN_OPTIONS = pa.ipc.IpcWriteOptions(compression="lz4")
 
 
-def write_run(path: str, table: pa.Table) -> int:
-    """Write ``table`` (already sorted) as a run of batches; return the bytes written to disk."""
+def write_run(path: str, table: pa.Table, order: pa.Array | None = None) -> int:
+    """Write ``table`` as a run of batches, sorted already or in the row ``order`` given (taken a
+    batch at a time, so the sorted copy is never whole); return the bytes written to disk.
+
+    A batch is about ``BATCH_BYTES`` in memory: merging holds one batch of every run at once, so
+    the batch size, not the run size, is what a merge of many runs costs.
+    """
+    rows = batch_rows(table)
     with pa.OSFile(path, "wb") as sink, pa.ipc.new_stream(sink, table.schema, options=_RUN_OPTIONS) as writer:
-        writer.write_table(table, max_chunksize=RUN_BATCH_ROWS)
+        if order is None:
+            writer.write_table(table, max_chunksize=rows)
+        else:
+            for start in range(0, len(order), rows):
+                writer.write_table(table.take(order.slice(start, rows)))
     return os.path.getsize(path)
+
+
+def batch_rows(table: pa.Table, batch_bytes: int = BATCH_BYTES) -> int:
+    """How many of ``table``'s rows make about ``batch_bytes`` (at most ``RUN_BATCH_ROWS``)."""
+    return max(1, min(RUN_BATCH_ROWS, table.num_rows * batch_bytes // max(1, table.nbytes)))
 
 
 def read_run(path: str) -> Iterator[pa.Table]:
@@ -116,7 +131,7 @@ def input_batches(plan, index: int, ctx, batch_bytes: int = BATCH_BYTES) -> Iter
     for table in tables:
         if not table.num_rows:
             continue
-        rows = max(1, min(RUN_BATCH_ROWS, table.num_rows * batch_bytes // max(1, table.nbytes)))
+        rows = batch_rows(table, batch_bytes)
         for start in range(0, table.num_rows, rows):
             yield table.slice(start, rows)
 
@@ -131,36 +146,68 @@ def record_spill(ctx, spill_size_metric, memory_bytes: int, disk_bytes: int) -> 
 class SortedRunBuffer(MemoryConsumer):
     """Tables buffered under a memory reservation, spilled as sorted runs when memory is refused.
 
-    ``prepare`` turns the buffered rows into what a run holds, in the run's order (a sort; for an
-    aggregate, merging the partial states and sorting them by key). ``compact``, when given,
-    shrinks the buffer in memory every ``COMPACT_EVERY`` tables (an aggregate merges its states).
-    Leaving the ``with`` block releases the memory and deletes the runs.
+    ``sort_indices`` gives the order of the buffered rows in a run (a sort's, an aggregate's keys').
+    ``compact``, when given, shrinks the buffer in memory every ``COMPACT_EVERY`` tables (an
+    aggregate merges its states). An in-memory step over the whole buffer (compacting, or finishing
+    without spilling: ``fits_in_memory``) needs working memory besides the buffer, about
+    ``working_memory_factor`` times its bytes (pyarrow's hash grouping peaks near 5x its input, a
+    sort near 2x): it is reserved first, and when refused the buffer spills instead, so what the
+    process holds stays near what the task was granted. Leaving the ``with`` block releases the
+    memory and deletes the runs.
 
-        with SortedRunBuffer(ctx, "ExternalSorter", spill_metric, prepare=sort) as buffer:
+        with SortedRunBuffer(ctx, "ExternalSorter", spill_metric, sort_indices=order) as buffer:
             for batch in input_batches(child, index, ctx):
                 buffer.insert(batch)
-            result = buffer.result(schema, merge=lambda runs: merge_sorted_runs(runs, order))
+            if buffer.fits_in_memory():
+                result = sort(buffer.buffered_table(schema))
+            else:
+                result = merge_sorted_runs(buffer.runs, order)
     """
 
     COMPACT_EVERY = 32
 
-    def __init__(self, ctx, name: str, spill_metric, prepare: Callable[[pa.Table], pa.Table],
-                 compact: Callable[[pa.Table], pa.Table] | None = None):
+    def __init__(self, ctx, name: str, spill_metric, sort_indices: Callable[[pa.Table], pa.Array],
+                 compact: Callable[[pa.Table], pa.Table] | None = None, working_memory_factor: float = 1.0):
         super().__init__(ctx.task_memory_manager, name)
         self.ctx = ctx
         self.spill_metric = spill_metric
-        self.prepare = prepare
+        self.sort_indices = sort_indices
         self.compact = compact
+        self.working_memory_factor = working_memory_factor
         self.buffered: list[pa.Table] = []
         self.runs: list[str] = []
 
     def insert(self, table: pa.Table) -> None:
         self.reserve(table.nbytes)
         self.buffered.append(table)
-        if self.compact is not None and len(self.buffered) >= self.COMPACT_EVERY:
+        if self.compact is not None and len(self.buffered) >= self.COMPACT_EVERY and \
+                self._acquire_working_memory(self._working_memory()):
             self._compact()
 
+    def fits_in_memory(self) -> bool:
+        """Whether the buffer can be finished in memory: nothing was spilled and the working memory
+        of that last step is granted (held until the buffer is closed). Otherwise what is still
+        buffered is spilled too, and every row is in ``runs``."""
+        if not self.runs and self._acquire_working_memory(self._working_memory()):
+            return True
+        self.spill(0, self)
+        return False
+
+    def _working_memory(self) -> int:
+        return int(self.working_memory_factor * self.used)
+
+    def _acquire_working_memory(self, size: int) -> bool:
+        """``size`` more bytes for a step over the buffer in memory; False, holding nothing more,
+        when they are refused or asking for them made the buffer spill."""
+        runs = len(self.runs)
+        granted = self.acquire_memory(size)
+        if granted == size and len(self.runs) == runs:
+            return True
+        self.free_memory(granted)
+        return False
+
     def _compact(self) -> None:
+        """Replace the buffer by its compacted form and hold exactly its bytes (the working memory goes)."""
         compacted = self.compact(pa.concat_tables(self.buffered, promote_options="permissive"))
         self.buffered = [compacted]
         if compacted.nbytes < self.used:
@@ -173,10 +220,12 @@ class SortedRunBuffer(MemoryConsumer):
             return 0
         table = pa.concat_tables(self.buffered, promote_options="permissive")
         self.buffered = []
+        memory_bytes = table.nbytes
         path = self.ctx.env.block_manager.temp_local_path()
         self.runs.append(path)
-        disk_bytes = write_run(path, self.prepare(table))
-        record_spill(self.ctx, self.spill_metric, table.nbytes, disk_bytes)
+        disk_bytes = write_run(path, table, self.sort_indices(table))
+        del table  # before the memory is released: nothing must outlive its reservation
+        record_spill(self.ctx, self.spill_metric, memory_bytes, disk_bytes)
         released = self.used
         self.free_memory(released)
         return released

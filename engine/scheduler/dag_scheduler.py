@@ -24,6 +24,7 @@ from engine.scheduler import events as ev
 from engine.scheduler.task_context import TaskContext
 from engine.scheduler.task_scheduler import TaskSchedulerImpl, TaskSet
 from engine.sql.errors import SparkException
+from engine.storage import StorageLevel
 
 MAX_STAGE_ATTEMPTS = 4
 
@@ -120,11 +121,35 @@ class DAGScheduler:
         return stage
 
     def _rdd_infos(self, plan, num_partitions: int, call_site: CallSite) -> list[ev.RDDInfo]:
-        """One RDD per operator of the stage's pipeline, as Spark's UI draws a stage's DAG."""
+        """One RDD per operator of the stage's pipeline, as Spark's UI draws a stage's DAG.
+
+        A scan of a cached DataFrame reads the cached RDD, which Spark lists in every stage that
+        reads it, with its id, the cached plan as its name, its storage level and its lineage
+        (whether or not its partitions are cached yet).
+        """
         infos: list[ev.RDDInfo] = []
+        cached_seen: set[int] = set()
+
+        def visit_cached(cached) -> int:
+            if cached.rdd_id not in cached_seen:
+                cached_seen.add(cached.rdd_id)
+                parent = visit(cached.physical)
+                use_memory, use_disk = StorageLevel.flags(cached.storage_level)
+                scope = json.dumps({"id": str(cached.rdd_id), "name": "mapPartitionsWithIndexInternal"})
+                infos.append(ev.RDDInfo(
+                    cached.rdd_id, cached.physical.tree_string() + "\n", cached.physical.num_partitions, [parent],
+                    call_site.short, scope, use_memory=use_memory, use_disk=use_disk,
+                    deserialized=StorageLevel.deserialized(cached.storage_level)))
+            return cached.rdd_id
 
         def visit(node) -> int:
-            parent_ids = [] if node.is_stage_boundary else [visit(c) for c in self._lineage_children(node)]
+            cached = getattr(node, "cached", None)  # an InMemoryTableScan's CachedPlan
+            if node.is_stage_boundary:
+                parent_ids = []
+            elif cached is not None:
+                parent_ids = [visit_cached(cached)]
+            else:
+                parent_ids = [visit(c) for c in self._lineage_children(node)]
             rdd_id = self.new_rdd_id()
             name = "ShuffledRowRDD" if node.is_stage_boundary else "MapPartitionsRDD"
             scope = json.dumps({"id": str(id(node) % 100000), "name": node.node_name})
@@ -201,6 +226,8 @@ class _Job:
         self.finished_results: set[int] = set()
         self.pending: dict[int, set[int]] = {}  # stage id -> partitions not finished in this attempt
         self.stage_metrics: dict[int, dict[int, tuple]] = {}
+        # (stage id, attempt) -> executor id -> peak of each executor metric its tasks reported
+        self.stage_executor_peaks: dict[tuple[int, int], dict[str, dict[str, int]]] = {}
         self.running_stages: set[int] = set()
         self.managers: list = []
         self._lock = threading.Lock()
@@ -323,6 +350,7 @@ class _Job:
             values[metric.accumulator_id] = ev.AccumulableInfo(metric.accumulator_id, metric.name, update,
                                                                update, metadata="sql")
         c.info.accumulables = list(values.values())
+        self._update_executor_peaks(c)
         self.post(ev.SparkListenerTaskEnd(c.task.stage_id, c.task.stage_attempt_id, c.task.binary.task_type,
                                           c.result.reason, c.info, c.result.metrics, c.result.executor_metrics))
 
@@ -338,7 +366,29 @@ class _Job:
                                         ev.AccumulableInfo(metric.accumulator_id, metric.name, None, 0, metadata="sql"))
                 acc.value += value
         info.accumulables = list(totals.values())
+        self._post_stage_executor_metrics(stage.id, info.attempt_id)
         self.post(ev.SparkListenerStageCompleted(info))
+
+    def _update_executor_peaks(self, c: _Completion) -> None:
+        if not c.result.executor_metrics:
+            return
+        key = (c.task.stage_id, c.task.stage_attempt_id)
+        with self._lock:
+            peaks = self.stage_executor_peaks.setdefault(key, {}).setdefault(c.info.executor_id, {})
+            for name, value in c.result.executor_metrics.items():
+                peaks[name] = max(peaks.get(name, value), value)
+
+    def _post_stage_executor_metrics(self, stage_id: int, attempt_id: int) -> None:
+        """Spark's event-log listener writes, when a stage attempt completes, the peak executor
+        metrics of every executor that reported any for it (``SparkListenerStageExecutorMetrics``):
+        here, the peaks of the process metrics its tasks sampled ("Task Executor Metrics"). Ember's
+        driver does not run tasks in local-cluster mode nor send heartbeats, so it has no entry there."""
+        with self._lock:
+            peaks = self.stage_executor_peaks.pop((stage_id, attempt_id), {})
+        if str(self.s.env.conf.get("spark.eventLog.logStageExecutorMetrics", "false")).lower() != "true":
+            return
+        for executor_id, metrics in sorted(peaks.items()):
+            self.post(ev.SparkListenerStageExecutorMetrics(executor_id, stage_id, attempt_id, metrics))
 
     def _finish(self) -> None:
         """The job is over: attempts still running (speculative losers) report straight to the bus."""

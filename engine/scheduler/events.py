@@ -109,6 +109,7 @@ class RDDInfo:
     scope: str | None = None  # JSON text: {"id": ..., "name": ...}
     use_memory: bool = False
     use_disk: bool = False
+    deserialized: bool = False
     num_cached_partitions: int = 0
     memory_size: int = 0
     disk_size: int = 0
@@ -289,6 +290,16 @@ class SparkListenerSQLAdaptiveSQLMetricUpdates(SparkListenerEvent):
 
     execution_id: int
     sql_plan_metrics: list[SQLMetricInfo]
+
+
+@dataclass(slots=True)
+class SparkListenerStageExecutorMetrics(SparkListenerEvent):
+    """One executor's peak metrics over one stage attempt (``spark.eventLog.logStageExecutorMetrics``)."""
+
+    executor_id: str
+    stage_id: int
+    stage_attempt_id: int
+    executor_metrics: dict[str, int]
 
 
 @dataclass(slots=True)

@@ -53,6 +53,7 @@ from engine.scheduler.events import (
     SparkListenerSQLExecutionEnd,
     SparkListenerSQLExecutionStart,
     SparkListenerStageCompleted,
+    SparkListenerStageExecutorMetrics,
     SparkListenerStageSubmitted,
     SparkListenerTaskEnd,
     SparkListenerTaskStart,
@@ -296,8 +297,7 @@ def _rdd_info(r: RDDInfo) -> dict[str, Any]:
         "Use Disk": r.use_disk,
         "Use Memory": r.use_memory,
         "Use Off Heap": False,
-        # Ember caches Python objects: a memory level is Spark's deserialized MEMORY_ONLY.
-        "Deserialized": r.use_memory,
+        "Deserialized": r.deserialized,
         "Replication": 1,
     }
     out["Barrier"] = False
@@ -406,6 +406,16 @@ def task_metrics_json(m: TaskMetrics) -> dict[str, Any]:
             "Records Written": m.output_records_written,
         },
         "Updated Blocks": [_updated_block(block_id, status) for block_id, status in m.updated_blocks],
+    }
+
+
+def _stage_executor_metrics(e: SparkListenerStageExecutorMetrics) -> dict[str, Any]:
+    return {
+        "Event": "SparkListenerStageExecutorMetrics",
+        "Executor ID": e.executor_id,
+        "Stage ID": e.stage_id,
+        "Stage Attempt ID": e.stage_attempt_id,
+        "Executor Metrics": {name: e.executor_metrics.get(name, 0) for name in EXECUTOR_METRIC_NAMES},
     }
 
 
@@ -654,6 +664,7 @@ _SERIALIZERS: dict[type, Callable[[Any], dict[str, Any]]] = {
     SparkListenerJobEnd: _job_end,
     SparkListenerStageSubmitted: _stage_submitted,
     SparkListenerStageCompleted: _stage_completed,
+    SparkListenerStageExecutorMetrics: _stage_executor_metrics,
     SparkListenerTaskStart: _task_start,
     SparkListenerTaskEnd: _task_end,
     SparkListenerSQLExecutionStart: _sql_execution_start,

@@ -5,6 +5,12 @@ Arrow IPC stream, lz4-compressed as Spark compresses shuffle blocks — and an i
 ``num_reduce + 1`` little-endian int64 offsets. A reduce task reads its byte range from every map
 output. Files live under ``spark.local.dir`` and go when the session stops.
 
+A map task does not hold its output whole: its rows go batch by batch into a
+``ShuffleExternalSorter``, a memory consumer that reserves execution memory for what it buffers
+and spills partition-sorted segments to disk when refused; the data file is then streamed one
+partition block at a time from those segments and the buffer. The reduce side reads block by
+block (``read_blocks``) for the operators that buffer under a reservation.
+
 Checksums (``spark.shuffle.checksum.enabled``, on by default as in Spark): beside each data file a
 ``.checksum.<ALGORITHM>`` file holds one big-endian int64 checksum per reduce partition (Spark's
 layout; ADLER32 by default, or CRC32). A reader checks every block against it before decoding it:
@@ -25,12 +31,15 @@ import struct
 import threading
 import time
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
 import pyarrow as pa
 
+from engine.memory.spill import RUN_BATCH_ROWS
+from engine.memory.task_memory_manager import MemoryConsumer, TaskMemoryManager
 from engine.scheduler.events import ShuffleReadMetrics, ShuffleWriteMetrics
 
 
@@ -133,36 +142,30 @@ class ShuffleManager:
         return self.shuffle_state(shuffle_id)
 
     # ---- the map side ----
-    def write(self, shuffle_id: int, map_index: int, attempt: int, table: pa.Table, partition_ids: np.ndarray,
-              num_partitions: int, metrics: ShuffleWriteMetrics) -> MapStatus:
+    def new_sorter(self, shuffle_id: int, num_partitions: int, task_memory_manager: TaskMemoryManager,
+                   spill_path: Callable[[], str], on_spill: Callable[[int, int], None]) -> ShuffleExternalSorter:
+        """A map task's buffer for ``shuffle_id``: rows go in with ``insert``, out with ``write``."""
+        return ShuffleExternalSorter(task_memory_manager, self._state(shuffle_id)[0], num_partitions, self._options,
+                                     spill_path, on_spill)
+
+    def write(self, shuffle_id: int, map_index: int, attempt: int, sorter: ShuffleExternalSorter,
+              metrics: ShuffleWriteMetrics) -> MapStatus:
+        """Write what ``sorter`` holds as the map output of ``map_index``: the data file, its index
+        and checksums, each partition's block streamed from the spills and the buffer."""
         started = time.perf_counter_ns()
-        order = np.argsort(partition_ids, kind="stable")
-        counts = np.bincount(partition_ids, minlength=num_partitions) if len(partition_ids) else \
-            np.zeros(num_partitions, dtype=np.int64)
-        table = table.take(pa.array(order)) if len(order) else table
-        schema = self._state(shuffle_id)[0]
-        table = table.cast(schema) if table.schema != schema else table
         base = os.path.join(self.root, f"shuffle_{shuffle_id}_{map_index}_{attempt}")
         data_path, index_path = base + ".data", base + ".index"
         offsets = [0]
         sizes, records, checksums = [], [], []
         checksum = CHECKSUM_ALGORITHMS.get(self.checksum_algorithm)
-        start = 0
         with open(data_path + ".tmp", "wb") as f:
-            for count in counts:
-                block = b""
-                if count:
-                    sink = pa.BufferOutputStream()
-                    with pa.ipc.new_stream(sink, schema, options=self._options) as writer:
-                        writer.write_table(table.slice(start, int(count)))
-                    block = sink.getvalue().to_pybytes()
-                    f.write(block)
-                    start += int(count)
+            for partition in range(sorter.num_partitions):
+                sink = _ChecksummedFile(f, checksum)
+                records.append(sorter.write_partition(partition, sink))
                 if checksum is not None:
-                    checksums.append(checksum(block))
+                    checksums.append(sink.checksum)
                 offsets.append(f.tell())
                 sizes.append(offsets[-1] - offsets[-2])
-                records.append(int(count))
         with open(index_path + ".tmp", "wb") as f:
             f.write(struct.pack(f"<{len(offsets)}q", *offsets))
         checksum_path = None
@@ -174,7 +177,7 @@ class ShuffleManager:
         os.replace(data_path + ".tmp", data_path)
         os.replace(index_path + ".tmp", index_path)
         metrics.bytes_written += offsets[-1]
-        metrics.records_written += int(table.num_rows)
+        metrics.records_written += sum(records)
         metrics.write_time += time.perf_counter_ns() - started
         return MapStatus(map_index, data_path, index_path, tuple(sizes), tuple(records), self.executor_id,
                          checksum_path)
@@ -184,12 +187,19 @@ class ShuffleManager:
              map_range: range | None = None) -> pa.Table:
         """Reduce partition ``reduce_id`` from every map output, or from the maps in ``map_range``
         only (AQE reads a skewed partition in slices of map outputs)."""
-        started = time.perf_counter()
-        schema, statuses = self._state(shuffle_id)
-        tables = []
+        tables = list(self.read_blocks(shuffle_id, reduce_id, metrics, map_range))
+        return pa.concat_tables(tables) if tables else self._state(shuffle_id)[0].empty_table()
+
+    def read_blocks(self, shuffle_id: int, reduce_id: int, metrics: ShuffleReadMetrics,
+                    map_range: range | None = None) -> Iterator[pa.Table]:
+        """The blocks of reduce partition ``reduce_id``, one map output's block at a time, so a
+        reader that buffers under a memory reservation never holds the whole partition."""
+        _, statuses = self._state(shuffle_id)
+        wait_before, waited = metrics.fetch_wait_time, 0.0  # ms, rounded once over all the blocks
         for map_index, status in enumerate(statuses):
             if map_range is not None and map_index not in map_range:
                 continue
+            started = time.perf_counter()
             if status is None:
                 raise FetchFailedException(shuffle_id, map_index, reduce_id,
                                            f"Missing an output location for shuffle {shuffle_id} map {map_index}")
@@ -204,20 +214,141 @@ class ShuffleManager:
                     f.seek(begin)
                     block = f.read(end - begin)
                 _verify_checksum(status, reduce_id, block, block_name)
-                tables.append(pa.ipc.open_stream(pa.BufferReader(block)).read_all())
+                table = pa.ipc.open_stream(pa.BufferReader(block)).read_all()
             except (OSError, pa.ArrowInvalid, struct.error, CorruptedBlockError) as e:
                 raise FetchFailedException(shuffle_id, map_index, reduce_id,
                                            f"Failed to read shuffle block {block_name} of executor "
                                            f"{status.executor_id}: {e}", status.executor_id) from e
             metrics.local_blocks_fetched += 1
             metrics.local_bytes_read += end - begin
-        out = pa.concat_tables(tables) if tables else schema.empty_table()
-        metrics.records_read += out.num_rows
-        metrics.fetch_wait_time += int((time.perf_counter() - started) * 1000)
-        return out
+            metrics.records_read += table.num_rows
+            waited += time.perf_counter() - started
+            metrics.fetch_wait_time = wait_before + int(waited * 1000)
+            yield table
 
     def stop(self) -> None:
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+class ShuffleExternalSorter(MemoryConsumer):
+    """A map task's rows grouped by reduce partition under an execution memory reservation
+    (Spark's ``ShuffleExternalSorter``).
+
+    Each inserted batch is sorted by partition id at once and kept with where each partition
+    starts in it. When the task's memory is refused, everything buffered is spilled to one file in
+    the map output's own layout (per partition, an lz4 Arrow IPC stream; the offsets kept here) and
+    the memory released. The map output then takes each partition's block from the spills'
+    segments and from the buffer in turn, so writing holds one segment at a time, never the map
+    task's whole output.
+
+        with manager.new_sorter(shuffle_id, n, task_memory_manager, spill_path, on_spill) as sorter:
+            for batch in batches:
+                sorter.insert(batch, partition_ids_of(batch))
+            status = manager.write(shuffle_id, map_index, attempt, sorter, metrics)
+    """
+
+    def __init__(self, task_memory_manager: TaskMemoryManager, schema: pa.Schema, num_partitions: int,
+                 options: pa.ipc.IpcWriteOptions, spill_path: Callable[[], str],
+                 on_spill: Callable[[int, int], None]):
+        """``spill_path`` names a new spill file; ``on_spill(memory bytes, disk bytes)`` counts a spill."""
+        super().__init__(task_memory_manager, "ShuffleExternalSorter")
+        self.schema = schema
+        self.num_partitions = num_partitions
+        self._options = options
+        self._spill_path = spill_path
+        self._on_spill = on_spill
+        self.buffered: list[tuple[pa.Table, np.ndarray]] = []  # (rows sorted by partition, partition starts)
+        self.spills: list[tuple[str, list[int]]] = []  # (file, byte offset of each partition's segment)
+
+    def insert(self, table: pa.Table, partition_ids: np.ndarray) -> None:
+        """Buffer ``table``'s rows, row i going to reduce partition ``partition_ids[i]``."""
+        if not table.num_rows:
+            return
+        self.reserve(table.nbytes)
+        table = table.cast(self.schema) if table.schema != self.schema else table
+        counts = np.bincount(partition_ids, minlength=self.num_partitions)
+        starts = np.concatenate([[0], np.cumsum(counts)])
+        self.buffered.append((table.take(pa.array(np.argsort(partition_ids, kind="stable"))), starts))
+
+    def spill(self, size: int, trigger: MemoryConsumer) -> int:
+        if not self.buffered:
+            return 0
+        path = self._spill_path()
+        offsets = [0]
+        with open(path, "wb") as f:
+            for partition in range(self.num_partitions):
+                self._write_stream(f, self._buffered_rows(partition))
+                offsets.append(f.tell())
+        self.spills.append((path, offsets))
+        self.buffered = []
+        released = self.used
+        self.free_memory(released)
+        self._on_spill(released, offsets[-1])
+        return released
+
+    def write_partition(self, partition: int, sink) -> int:
+        """Write ``partition``'s block (its spilled segments, then its buffered rows) as one IPC
+        stream to ``sink``; return its row count. An empty partition writes nothing."""
+        return self._write_stream(sink, self._spilled_rows(partition), self._buffered_rows(partition))
+
+    def _write_stream(self, sink, *sources: Iterator[pa.Table]) -> int:
+        """Write the tables of ``sources`` as one IPC stream (none when they are all empty)."""
+        writer, rows = None, 0
+        for table in (t for source in sources for t in source if t.num_rows):
+            if writer is None:
+                writer = pa.ipc.new_stream(sink, self.schema, options=self._options)
+            writer.write_table(table, max_chunksize=RUN_BATCH_ROWS)
+            rows += table.num_rows
+        if writer is not None:
+            writer.close()
+        return rows
+
+    def _spilled_rows(self, partition: int) -> Iterator[pa.Table]:
+        for path, offsets in self.spills:
+            begin, end = offsets[partition], offsets[partition + 1]
+            if end > begin:
+                with pa.memory_map(path) as source:
+                    reader = pa.ipc.open_stream(pa.BufferReader(source.read_at(end - begin, begin)))
+                    for batch in reader:
+                        yield pa.Table.from_batches([batch])
+
+    def _buffered_rows(self, partition: int) -> Iterator[pa.Table]:
+        """The buffered rows of ``partition`` as one table (one copy of them, not many small batches)."""
+        slices = [table.slice(starts[partition], starts[partition + 1] - starts[partition])
+                  for table, starts in self.buffered if starts[partition + 1] > starts[partition]]
+        if slices:
+            yield pa.concat_tables(slices).combine_chunks()
+
+    def __exit__(self, *exc) -> None:
+        super().__exit__(*exc)
+        self.buffered = []
+        for path, _ in self.spills:
+            if os.path.exists(path):
+                os.remove(path)
+
+
+class _ChecksummedFile:
+    """A file being written that keeps a running checksum of what goes through it (one block's)."""
+
+    def __init__(self, file, checksum: Callable[[bytes, int], int] | None):
+        self._file = file
+        self._update = checksum
+        self.checksum = checksum(b"") if checksum is not None else 0
+
+    def write(self, data) -> int:
+        if self._update is not None:
+            self.checksum = self._update(data, self.checksum)
+        return self._file.write(data)
+
+    @property
+    def closed(self) -> bool:
+        return self._file.closed
+
+    def tell(self) -> int:
+        return self._file.tell()
+
+    def flush(self) -> None:
+        self._file.flush()
 
 
 class CorruptedBlockError(Exception):

@@ -111,6 +111,7 @@ class QueryExecution:
             self._prepare(plan, run_job)
             driver_updates = [(m.accumulator_id, m.value) for node in _outside_adaptive(plan)
                               if node.is_stage_boundary for m in node.metrics.values() if m.value]
+            driver_updates += [u for node in _outside_adaptive(plan) for u in node.driver_metric_updates()]
             if driver_updates:
                 post_driver_metrics(driver_updates)
             results = run_job(plan, result_fn, partitions)

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from engine.catalyst import logical as L
 from engine.catalyst.expressions import AttributeReference
 from engine.memory import UnifiedMemoryManager
+from engine.memory.native import configure_native_memory
 from engine.scheduler import events as ev
 from engine.scheduler.app_status import AppStatusListener
 from engine.scheduler.cluster_backend import LocalClusterBackend
@@ -64,6 +65,7 @@ def create_env(conf: RuntimeConfig, local_dir: str, executor_id: str = "driver",
     """The services of one executor: the driver's in ``local[N]``, each executor process's own in
     ``local-cluster`` (which passes ``map_output_tracker`` to ask the driver where map outputs are).
     Per-executor services (memory, blocks) are built here, from the application's configuration."""
+    configure_native_memory(conf)
     codec = "lz4" if conf.get_bool("spark.shuffle.compress") else None
     checksum = conf.get("spark.shuffle.checksum.algorithm").upper() if conf.get_bool(
         "spark.shuffle.checksum.enabled") else None

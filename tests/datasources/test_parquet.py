@@ -174,3 +174,28 @@ def test_reads_parquet_written_by_duckdb_and_skips_its_row_groups(tmp_path):
 def _typed_attr(name, t):
     from engine.catalyst.expressions import AttributeReference
     return AttributeReference(name, t)
+
+
+def test_dictionary_columns_keep_the_files_dictionary_pages(tmp_path):
+    one = write_parquet(str(tmp_path / "one.parquet"), pa.table({"flag": ["A", "R", None, "A"], "n": [1, 2, 3, 4]}))
+    two = write_parquet(str(tmp_path / "two.parquet"), pa.table({"flag": ["N", "A"], "n": [5, 6]}))
+    columns = [("FLAG", pa.string(), "_f"), ("n", pa.int64(), "_n"), ("n", pa.string(), "_s")]
+    out, _ = read_parquet_split([*whole(one), *whole(two)], columns, dictionary_columns=frozenset({"_f", "_s"}))
+    # the asked string column arrives encoded (the two files' dictionaries differ, and combine);
+    # a column asked for that is not a string in Ember's schema is conformed as always
+    assert out.schema.field("_f").type == pa.dictionary(pa.int32(), pa.string())
+    assert out.column("_f").combine_chunks().to_pylist() == ["A", "R", None, "A", "N", "A"]
+    assert out.schema.field("_n").type == pa.int64() and out.schema.field("_s").type == pa.string()
+    # every other read sees plain strings
+    plain, _ = read_parquet_split(whole(one), columns)
+    assert plain.schema.field("_f").type == pa.string()
+
+
+def test_dictionary_columns_are_plain_where_files_disagree(tmp_path):
+    encoded = write_parquet(str(tmp_path / "a.parquet"), pa.table({"flag": ["A", "R"]}))
+    large = write_parquet(str(tmp_path / "b.parquet"), pa.table({"flag": pa.array(["N"], pa.large_string())}))
+    lacking = write_parquet(str(tmp_path / "c.parquet"), pa.table({"other": [1]}))
+    out, _ = read_parquet_split([*whole(encoded), *whole(large), *whole(lacking)], [("flag", pa.string(), "_f")],
+                                dictionary_columns=frozenset({"_f"}))
+    assert out.schema == pa.schema([pa.field("_f", pa.string())])
+    assert out.column("_f").to_pylist() == ["A", "R", "N", None]

@@ -66,6 +66,17 @@ def test_disk_only_blocks_are_files_and_use_no_storage_memory(spark, small_stora
     df.unpersist()
 
 
+def test_compiled_stages_read_disk_only_blocks(spark):
+    """A DISK_ONLY block is memory-mapped, so its arrays are read-only: the compiled aggregate over it
+    still runs (numba's signatures take writable arrays) and equals the uncached answer."""
+    df = spark.range(50_000).withColumn("k", F.col("id") % 7)
+    expected = sorted(tuple(r) for r in df.groupBy("k").agg(F.sum("id")).collect())
+    cached = df.persist(StorageLevel.DISK_ONLY)
+    assert cached.count() == 50_000
+    assert sorted(tuple(r) for r in cached.groupBy("k").agg(F.sum("id")).collect()) == expected
+    cached.unpersist()
+
+
 def test_memory_and_disk_goes_to_disk_when_storage_is_full_and_memory_only_is_recomputed(spark, small_storage):
     big = _frame(spark, 200_000, 2)  # 3.2 MB: more than the 2 MiB of unified memory
     expected = big.agg(F.count(F.lit(1)), F.sum("v")).collect()[0]

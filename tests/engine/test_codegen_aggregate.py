@@ -16,6 +16,7 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet
 import pytest
 
 from engine.catalyst.expressions import (
@@ -34,6 +35,7 @@ from engine.execution.hash_aggregate_exec import HashAggregateExec, buffer_names
 from engine.execution.local_table_scan_exec import LocalTableScanExec
 from engine.execution.planner import _buffer_type
 from engine.execution.whole_stage_codegen_exec import WholeStageCodegenExec
+from engine.scheduler.task_context import TaskContext
 from engine.sql import functions as F
 from engine.sql.types import (
     BooleanType,
@@ -405,3 +407,36 @@ def test_pyarrow_path_orders_nan_above_every_double():
     assert by_key[2] == (2.0, 2.0)
     compiled = {r[0]: r[1:] for r in zip(*[a.to_pylist() for a in agg.compile_codegen(scan.output).run(scan.table)])}
     assert math.isnan(compiled[1][0]) and compiled[1][1] == 1.0 and compiled[2] == (2.0, 2.0)
+
+
+def test_string_keys_used_only_as_keys_are_asked_for_dictionary_encoded():
+    table = generated(n=50)
+    scan, c = _scan(table, TYPES)
+    count = (AggregateBuffer("count", None, LongType()),)
+    grouped = compile_aggregate(scan.output, None, (c["s"], c["a"]), count)
+    assert grouped.dictionary_columns == frozenset({c["s"].column_key})
+    # a kernel that also reads the column itself (here its validity, for count(s)) takes it plain
+    counted = compile_aggregate(scan.output, None, (c["s"],), (AggregateBuffer("count", c["s"], LongType()),))
+    assert counted.dictionary_columns == frozenset()
+    # an encoded column groups as its strings do
+    batch = table.rename_columns([c[name].column_key for name in table.column_names])
+    at = batch.schema.get_field_index(c["s"].column_key)
+    encoded = batch.set_column(at, c["s"].column_key, batch.column(at).dictionary_encode())
+    assert [a.to_pylist() for a in grouped.run(encoded)] == [a.to_pylist() for a in grouped.run(batch)]
+
+
+def test_a_parquet_scan_hands_string_keys_to_the_compiled_aggregate_encoded(spark, conf, tmp_path):
+    conf("spark.sql.adaptive.enabled", "false")  # the stage is in the executed plan, not in a query stage
+    table = generated()
+    path = str(tmp_path / "t.parquet")
+    pa.parquet.write_table(table, path)
+    df = spark.read.parquet(path).filter(F.col("a") > 0).groupBy("s").agg(F.sum("v"), F.count("*"))
+    stage = next(n for n in df._qe.executed_plan.walk()
+                 if isinstance(n, WholeStageCodegenExec) and isinstance(n.child, HashAggregateExec))
+    key = stage.pipeline().keys[0].column_key
+    ctx = TaskContext(0, 0, 0, 0, 0, spark.env)
+    assert pa.types.is_dictionary(stage._read_source(stage.pipeline(), 0, ctx).schema.field(key).type)
+    con = duckdb.connect()
+    con.register("t", table)
+    expected = con.execute("SELECT s, sum(v), count(*) FROM t WHERE a > 0 GROUP BY s").fetchall()
+    assert _sorted(df.collect()) == _sorted(expected)

@@ -1,5 +1,13 @@
 """A job whose shuffled data is ten times the execution memory finishes by spilling, with the
-process's memory held near the configured size (measured with psutil in a subprocess)."""
+process's memory held near the configured size (measured with psutil in a subprocess).
+
+What bounds it: the map side aggregates in slices its hash map has memory for and buffers its
+shuffle output under a reservation, spilling when refused (``ShuffleExternalSorter``); the reduce
+side reads block by block, reserves the working memory of an in-memory merge or spills instead,
+spills runs taken a batch at a time and merges runs of small batches; and the process returns
+freed native memory (``spark.ember.memory.returnFreedMemory`` with ``ARROW_DEFAULT_MEMORY_POOL=system``:
+the system allocator for Arrow, a fixed glibc mmap threshold) instead of keeping it in allocator caches.
+"""
 from __future__ import annotations
 
 import json
@@ -8,13 +16,15 @@ import subprocess
 import sys
 import textwrap
 
-import pytest
-
 MiB = 1024 * 1024
 EXECUTION_MEMORY = 16 * MiB  # spark.driver.memory 27m, no reserved memory: 0.6 * 27 MiB
-ROWS = 10_000_000
-SHUFFLED_BYTES = ROWS * 24  # one (key, sum, count) state per row reaches the final aggregate: 15x the memory
-
+ROWS = 7_000_000
+SHUFFLED_BYTES = ROWS * 24  # one (key, sum, count) state per row reaches the final aggregate: 10x the memory
+# Besides the execution memory the tasks are granted, the process holds what is not reserved: the
+# map tasks' input partitions (two 2.8 MB ranges), a spill's sort indices and the batch being
+# written, Python objects and event-log buffers, and allocator fragmentation. Measured growth with
+# the settings below: 39-41 MiB on a shared 2-core machine (113-120 MiB without returnFreedMemory).
+ALLOWANCE = 32 * MiB
 JOB = textwrap.dedent(f"""
     import json, sys, threading, time
     import psutil
@@ -24,7 +34,8 @@ JOB = textwrap.dedent(f"""
              .config("spark.driver.memory", "27m").config("spark.testing.reservedMemory", "0")
              .config("spark.sql.shuffle.partitions", 4).config("spark.sql.adaptive.enabled", "false")
              .config("spark.eventLog.dir", sys.argv[1]).config("spark.eventLog.compress", "false")
-             .config("spark.eventLog.rolling.enabled", "false").getOrCreate())
+             .config("spark.eventLog.rolling.enabled", "false")
+             .config("spark.ember.memory.returnFreedMemory", "true").getOrCreate())
 
     def job(rows, parts):
         grouped = (spark.range(0, rows, numPartitions=parts)
@@ -57,13 +68,12 @@ JOB = textwrap.dedent(f"""
 """)
 
 
-@pytest.mark.xfail(strict=True, reason="known gap: the job completes by spilling with correct results, but the "
-                   "process's private memory grows ~277 MiB for 16 MiB of execution memory and 240 MB of "
-                   "shuffled states (measured on a shared 2-core machine); not yet found where it is held")
 def test_aggregating_ten_times_the_execution_memory_spills_within_bounded_memory(tmp_path):
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    # returnFreedMemory needs Arrow's system allocator, which Arrow reads at process start
+    environment = {**os.environ, "ARROW_DEFAULT_MEMORY_POOL": "system"}
     done = subprocess.run([sys.executable, "-c", JOB, str(tmp_path)], cwd=root, capture_output=True, text=True,
-                          timeout=300)
+                          timeout=300, env=environment)
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert (result["groups"], result["total"], result["count"]) == (ROWS // 2, ROWS * (ROWS - 1) // 2, ROWS)
@@ -71,9 +81,9 @@ def test_aggregating_ten_times_the_execution_memory_spills_within_bounded_memory
     print(f"\nbounded job: {result['seconds']:.1f} s, private memory growth {growth / MiB:.0f} MiB "
           f"(peak RSS with mapped files {result['peak_rss'] / MiB:.0f} MiB) for "
           f"{EXECUTION_MEMORY / MiB:.0f} MiB of execution memory")
-    # Ember holds more than the execution memory (map-side kernels and shuffle writes are not
-    # reserved, and each spill briefly copies its buffer), but far less than the data it aggregates
-    assert growth < SHUFFLED_BYTES // 2
+    assert SHUFFLED_BYTES >= 10 * EXECUTION_MEMORY
+    assert growth < 2 * EXECUTION_MEMORY + ALLOWANCE
+    assert result["seconds"] < 20
 
     tasks = [json.loads(line) for line in open(result["log"]) if '"SparkListenerTaskEnd"' in line]
     metrics = [t["Task Metrics"] for t in tasks]
