@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from tui.dashboard.data import DashboardData
 from tui.dashboard.filtered_table import FilteredTableView
-from tui.dashboard.format import duration, size
+from tui.dashboard.format import duration
 from tui.dashboard.sortable_table import SortCell
-from tui.dashboard.stages import SKEW_WARNING
+from tui.dashboard.stages import failed_cell, io_cells
 
 STATUS_STYLE = {"succeeded": "green", "failed": "bold red", "running": "yellow", "unknown": "dim"}
 
@@ -17,7 +17,6 @@ JOB_COLUMNS = (("job", "Job"), ("description", "Description"), ("status", "Statu
 
 
 def job_cells(row: dict) -> list[SortCell]:
-    skew = row["skew"]
     return [
         SortCell(row["job_id"], str(row["job_id"])),
         SortCell(row["description"], row["description"], justify="left"),
@@ -25,13 +24,8 @@ def job_cells(row: dict) -> list[SortCell]:
         SortCell(row["duration_ms"], duration(row["duration_ms"])),
         SortCell(row["stages_run"], f"{row['stages_run']}/{row['stages_skipped']}"),
         SortCell(row["tasks"], str(row["tasks"])),
-        SortCell(row["failed"], str(row["failed"]), style="bold red" if row["failed"] else ""),
-        SortCell(row["input_bytes"], size(row["input_bytes"])),
-        SortCell(row["shuffle_read_bytes"], size(row["shuffle_read_bytes"])),
-        SortCell(row["shuffle_write_bytes"], size(row["shuffle_write_bytes"])),
-        SortCell(row["spill_bytes"], size(row["spill_bytes"]), style="yellow" if row["spill_bytes"] else ""),
-        SortCell(skew, "-" if skew is None else f"{skew:.1f}x",
-                 style="bold red" if skew is not None and skew >= SKEW_WARNING else ""),
+        failed_cell(row),
+        *io_cells(row),
     ]
 
 

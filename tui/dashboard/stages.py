@@ -25,8 +25,24 @@ def stage_key(stage_id: int, attempt: int) -> str:
     return f"{stage_id}.{attempt}"
 
 
-def stage_cells(row: dict) -> list[SortCell]:
+def failed_cell(row: dict) -> SortCell:
+    return SortCell(row["failed"], str(row["failed"]), style="bold red" if row["failed"] else "")
+
+
+def io_cells(row: dict) -> list[SortCell]:
+    """Input, shuffle read, shuffle write, spill and skew: the columns jobs and stages share."""
     skew = row["skew"]
+    return [
+        SortCell(row["input_bytes"], size(row["input_bytes"])),
+        SortCell(row["shuffle_read_bytes"], size(row["shuffle_read_bytes"])),
+        SortCell(row["shuffle_write_bytes"], size(row["shuffle_write_bytes"])),
+        SortCell(row["spill_bytes"], size(row["spill_bytes"]), style="yellow" if row["spill_bytes"] else ""),
+        SortCell(skew, "-" if skew is None else f"{skew:.1f}x",
+                 style="bold red" if skew is not None and skew >= SKEW_WARNING else ""),
+    ]
+
+
+def stage_cells(row: dict) -> list[SortCell]:
     return [
         SortCell((row["stage_id"], row["attempt"]),
                  f"{row['stage_id']}.{row['attempt']}" if row["attempt"] else str(row["stage_id"])),
@@ -35,14 +51,9 @@ def stage_cells(row: dict) -> list[SortCell]:
                  style={"failed": "bold red", "skipped": "dim", "pending": "dim italic",
                         "active": "yellow"}.get(row["status"], "")),
         SortCell(row["tasks"], f"{row['tasks']}/{row['num_tasks']}"),
-        SortCell(row["failed"], str(row["failed"]), style="bold red" if row["failed"] else ""),
+        failed_cell(row),
         SortCell(row["duration_ms"], duration(row["duration_ms"])),
-        SortCell(row["input_bytes"], size(row["input_bytes"])),
-        SortCell(row["shuffle_read_bytes"], size(row["shuffle_read_bytes"])),
-        SortCell(row["shuffle_write_bytes"], size(row["shuffle_write_bytes"])),
-        SortCell(row["spill_bytes"], size(row["spill_bytes"]), style="yellow" if row["spill_bytes"] else ""),
-        SortCell(skew, "-" if skew is None else f"{skew:.1f}x",
-                 style="bold red" if skew is not None and skew >= SKEW_WARNING else ""),
+        *io_cells(row),
     ]
 
 
