@@ -78,8 +78,11 @@ class QueryExecution:
         return next((n for n in self.executed_plan.walk() if isinstance(n, AdaptiveSparkPlanExec)), None)
 
     # ---- running ----
-    def execute(self, action: str, result_fn, partitions=None, call_site: CallSite | None = None) -> list:
-        """Run the query as one SQL execution; ``result_fn(table, ctx)`` per result partition."""
+    def execute(self, action: str, result_fn, partitions=None, call_site: CallSite | None = None,
+                on_job_end=None) -> list:
+        """Run the query as one SQL execution; ``result_fn(table, ctx)`` per result partition.
+        ``on_job_end(results)``, if given, runs after the job and before the execution ends (a
+        write's job commit) and returns driver metric updates to post (accumulator id, value)."""
         session = self.session
         call_site = call_site or user_call_site(action)
         plan = self.executed_plan
@@ -117,6 +120,8 @@ class QueryExecution:
             results = run_job(plan, result_fn, partitions)
             if adaptive is not None:
                 adaptive.finish()
+            if on_job_end is not None:
+                post_driver_metrics(on_job_end(results))
         except BaseException as e:
             session.bus.post(ev.SparkListenerSQLExecutionEnd(execution_id, _now(), f"{type(e).__name__}: {e}"))
             raise
