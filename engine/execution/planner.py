@@ -127,11 +127,15 @@ class SparkPlanner:
 
     def _aggregate(self, node: L.Aggregate) -> SparkPlan:
         child = self.plan(node.child)
-        grouping = tuple(g if isinstance(g, AttributeReference) else Alias(g, g.sql()) for g in node.grouping_expressions)
+        # a grouping key keeps its attribute: a column, or the alias the user gave it (groupBy(expr.alias("k"))
+        # groups by k#2, and a Sort above refers to k#2); any other expression gets an alias of its own
+        grouping = tuple(g if isinstance(g, (AttributeReference, Alias)) else Alias(g, g.sql())
+                         for g in node.grouping_expressions)
         keys = tuple(g.to_attribute() for g in grouping)
         functions = node.aggregate_functions
         result_attrs = tuple(AttributeReference(f.sql(), f.data_type, f.nullable) for f in functions)
         by_grouping = {g: k for g, k in zip(node.grouping_expressions, keys)}
+        by_grouping.update({g.child: k for g, k in zip(node.grouping_expressions, keys) if isinstance(g, Alias)})
         by_function = dict(zip(functions, result_attrs))
 
         def to_result(e):

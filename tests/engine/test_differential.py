@@ -84,6 +84,10 @@ CASES = [
      lambda t: t["facts"].groupBy((F.col("k") % 2).alias("parity"), "flag").agg(
          F.countDistinct("s").alias("ds"), F.sum("id").alias("si")),
      "SELECT k % 2, flag, count(DISTINCT s), sum(id) FROM facts GROUP BY k % 2, flag", False),
+    ("group_by_alias_then_order_and_filter_by_it",
+     lambda t: t["facts"].groupBy((F.col("k") % 3).alias("m")).agg(F.sum("id").alias("si"))
+     .filter(F.col("m") >= 0).orderBy(F.desc("m")),
+     "SELECT k % 3 AS m, sum(id) FROM facts GROUP BY k % 3 HAVING k % 3 >= 0 ORDER BY m DESC", True),
     ("aggregate_expression_over_aggregates",
      lambda t: t["facts"].groupBy("s").agg((F.sum("d") / F.count("d")).alias("mean"), (F.max("k") - F.min("k"))),
      "SELECT s, sum(d) / count(d), max(k) - min(k) FROM facts GROUP BY s", False),
