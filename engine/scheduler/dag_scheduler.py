@@ -110,11 +110,16 @@ class DAGScheduler:
         return found
 
     def _map_stage(self, exchange: ShuffleExchangeExec, job_id: int, call_site: CallSite) -> Stage:
+        """The map stage writing ``exchange``'s shuffle: the one the running job already has, else a
+        new stage with a new id. Stages are forgotten when their job ends (``forget_job_stages``), as
+        Spark's DAGScheduler cleans up after a job, so a later job that needs a shuffle written
+        earlier lists it under a new stage id, which it skips: Spark's logs show exactly that."""
         stage = self._map_stages.get(id(exchange))
         if stage is None:
             parents = [self._map_stage(e, job_id, call_site) for e in self._parent_exchanges(exchange.child)]
             num_maps = exchange.child.num_partitions
-            exchange.shuffle_id = self.env.shuffle_manager.register_shuffle(num_maps, exchange.arrow_schema)
+            if exchange.shuffle_id is None:
+                exchange.shuffle_id = self.env.shuffle_manager.register_shuffle(num_maps, exchange.arrow_schema)
             stage = Stage(next(self._stage_ids), exchange.child, exchange, parents, num_maps, job_id, call_site)
             stage.rdd_infos = self._rdd_infos(exchange.child, num_maps, call_site)
             self._map_stages[id(exchange)] = stage
@@ -172,6 +177,11 @@ class DAGScheduler:
         visit(stage)
         return out
 
+    def forget_job_stages(self) -> None:
+        """Spark's ``cleanupStateForJobAndIndependentStages``: jobs run one at a time here, so once a
+        job ends no other job needs its stages. Shuffle outputs stay registered and are reused."""
+        self._map_stages.clear()
+
     def _available(self, stage: Stage) -> bool:
         return stage.is_shuffle_map and self.env.shuffle_manager.is_available(stage.shuffle.shuffle_id)
 
@@ -192,7 +202,10 @@ class DAGScheduler:
                 call_site: CallSite, properties: dict[str, str]) -> list[Any]:
         """Compute ``partitions`` of ``plan`` and return ``result_fn(table, ctx)`` for each, in order."""
         with self._lock:
-            return _Job(self, plan, partitions, result_fn, call_site, properties).run()
+            try:
+                return _Job(self, plan, partitions, result_fn, call_site, properties).run()
+            finally:
+                self.forget_job_stages()
 
     def submit_map_stage(self, exchange: ShuffleExchangeExec, call_site: CallSite, properties: dict[str, str]) -> None:
         """Run only the map stage that writes ``exchange``'s shuffle (and missing parents) as a job of
@@ -200,7 +213,10 @@ class DAGScheduler:
         ShuffleQueryStage and read its real output sizes before planning the stages above it."""
         with self._lock:
             if not self.env.shuffle_manager.is_available(exchange.shuffle_id):
-                _Job(self, exchange, [], None, call_site, properties, map_stage_only=True).run()
+                try:
+                    _Job(self, exchange, [], None, call_site, properties, map_stage_only=True).run()
+                finally:
+                    self.forget_job_stages()
 
 
 class _Job:
