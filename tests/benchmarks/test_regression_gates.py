@@ -124,3 +124,16 @@ def test_ember_bench_compare_reports_a_bad_revision(capsys):
 
     assert main(["bench", "--compare", "no-such-revision-anywhere"]) == 2
     assert "not a revision" in capsys.readouterr().out
+
+
+def test_the_compare_table_shows_whole_test_ids():
+    from rich.console import Console
+
+    from tui.bench import compare_table
+
+    runs = [[0.010, 0.011], [0.012, 0.010]]
+    result = compare.CompareResult("base", "new", compare.ALPHA, compare.MIN_EFFECT,
+                                   [compare.BenchmarkComparison("test_tpch[q6_memory-ember]", runs, runs)])
+    console = Console(width=120, record=True)
+    console.print(compare_table(result))
+    assert "test_tpch[q6_memory-ember]" in console.export_text()  # "[q6_memory-ember]" is not taken as markup
