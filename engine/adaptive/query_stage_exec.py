@@ -16,27 +16,20 @@ from engine.adaptive.partition_specs import MapOutputStatistics
 from engine.execution.broadcast_exchange_exec import BroadcastExchangeExec
 from engine.execution.shuffle_exchange_exec import ShuffleExchangeExec
 from engine.execution.spark_plan import SparkPlan
+from engine.sql.conf import bytes_to_string
 
 
-def human_size(n: float) -> str:
-    """Spark's ``Utils.bytesToString``: ``3.1 KiB``, ``45.8 MiB``."""
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
-        if n < 1024 or unit == "PiB":
-            return f"{int(n)} B" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    raise AssertionError("unreachable")
+class ExchangeQueryStageExec(SparkPlan):
+    """What a shuffle and a broadcast query stage share (Spark's ``ExchangeQueryStageExec``): the
+    exchange they wrap, their id, no metrics of their own, and the ``Statistics`` line of formatted
+    explain once they have run. Subclasses declare the dataclass fields ``exchange`` and ``stage_id``."""
 
-
-@dataclass(eq=False)
-class ShuffleQueryStageExec(SparkPlan):
-    exchange: ShuffleExchangeExec
+    exchange: SparkPlan
     stage_id: int
 
     def __post_init__(self):
         super().__post_init__()
         self.metrics = {}  # a query stage has none of its own, as in Spark
-        self.map_output_statistics: MapOutputStatistics | None = None
-        self.row_count: int | None = None
 
     @property
     def output(self):
@@ -45,6 +38,38 @@ class ShuffleQueryStageExec(SparkPlan):
     @property
     def output_partitioning(self):
         return self.exchange.output_partitioning
+
+    @property
+    def is_materialized(self) -> bool:
+        raise NotImplementedError
+
+    def statistics(self) -> tuple[int, int]:
+        """(size in bytes, rows) of the materialized stage."""
+        raise NotImplementedError
+
+    def arguments(self) -> str:
+        return str(self.stage_id)
+
+    def formatted_suffix(self) -> str | None:
+        """``Statistics(sizeInBytes=…, rowCount=…)`` as Spark's formatted explain shows a finished stage."""
+        if not self.is_materialized:
+            return None
+        size, rows = self.statistics()
+        return f"Statistics(sizeInBytes={bytes_to_string(size)}, rowCount={rows:.2E})"
+
+    def execute_partition(self, index: int, ctx) -> pa.Table:
+        return self.exchange.execute_partition(index, ctx)
+
+
+@dataclass(eq=False)
+class ShuffleQueryStageExec(ExchangeQueryStageExec):
+    exchange: ShuffleExchangeExec
+    stage_id: int
+
+    def __post_init__(self):
+        super().__post_init__()
+        self.map_output_statistics: MapOutputStatistics | None = None
+        self.row_count: int | None = None
 
     @property
     def is_materialized(self) -> bool:
@@ -61,35 +86,14 @@ class ShuffleQueryStageExec(SparkPlan):
     def node_name(self) -> str:
         return "ShuffleQueryStage"
 
-    def arguments(self) -> str:
-        return str(self.stage_id)
-
-    def formatted_suffix(self) -> str | None:
-        """``Statistics(sizeInBytes=…, rowCount=…)`` as Spark's formatted explain shows a finished stage."""
-        if not self.is_materialized:
-            return None
-        return f"Statistics(sizeInBytes={human_size(self.data_size)}, rowCount={self.row_count:.2E})"
-
-    def execute_partition(self, index: int, ctx) -> pa.Table:
-        return self.exchange.execute_partition(index, ctx)
+    def statistics(self) -> tuple[int, int]:
+        return self.data_size, self.row_count
 
 
 @dataclass(eq=False)
-class BroadcastQueryStageExec(SparkPlan):
+class BroadcastQueryStageExec(ExchangeQueryStageExec):
     exchange: BroadcastExchangeExec
     stage_id: int
-
-    def __post_init__(self):
-        super().__post_init__()
-        self.metrics = {}
-
-    @property
-    def output(self):
-        return self.exchange.output
-
-    @property
-    def output_partitioning(self):
-        return self.exchange.output_partitioning
 
     @property
     def is_materialized(self) -> bool:
@@ -99,17 +103,8 @@ class BroadcastQueryStageExec(SparkPlan):
     def node_name(self) -> str:
         return "BroadcastQueryStage"
 
-    def arguments(self) -> str:
-        return str(self.stage_id)
-
-    def formatted_suffix(self) -> str | None:
-        if not self.is_materialized:
-            return None
-        relation = self.exchange.relation
-        return f"Statistics(sizeInBytes={human_size(relation.nbytes)}, rowCount={relation.num_rows:.2E})"
-
-    def execute_partition(self, index: int, ctx) -> pa.Table:
-        return self.exchange.execute_partition(index, ctx)
+    def statistics(self) -> tuple[int, int]:
+        return self.exchange.relation.nbytes, self.exchange.relation.num_rows
 
 
 @dataclass(eq=False)

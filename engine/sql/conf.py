@@ -46,6 +46,15 @@ _SIZE_UNITS = {"": 1, "b": 1, "k": 1 << 10, "kb": 1 << 10, "m": 1 << 20, "mb": 1
                "g": 1 << 30, "gb": 1 << 30, "t": 1 << 40, "tb": 1 << 40, "p": 1 << 50, "pb": 1 << 50}
 
 
+def bytes_to_string(n: float) -> str:
+    """Spark's ``Utils.bytesToString``, as explain prints sizes: ``512 B``, ``3.1 KiB``, ``45.8 MiB``."""
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if n < 1024 or unit == "PiB":
+            return f"{int(n)} B" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    raise AssertionError("unreachable")
+
+
 def parse_bytes(value: str | int) -> int:
     """``"10MB"``, ``"128m"``, ``"1g"`` or a plain number of bytes (``-1`` stays -1)."""
     if isinstance(value, int):

@@ -25,6 +25,7 @@ from engine.execution.planner import SparkPlanner
 from engine.optimizer import optimize
 from engine.scheduler import events as ev
 from engine.scheduler.dag_scheduler import CallSite
+from engine.sql.conf import bytes_to_string
 
 _ENGINE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -183,7 +184,7 @@ def _with_stats(plan) -> str:
     lines = []
 
     def visit(node, first, rest):
-        lines.append(f"{first}{node.simple_string()}, Statistics(sizeInBytes={_human_size(node.size_in_bytes)})")
+        lines.append(f"{first}{node.simple_string()}, Statistics(sizeInBytes={bytes_to_string(node.size_in_bytes)})")
         kids = node.children
         for i, c in enumerate(kids):
             last = i == len(kids) - 1
@@ -191,14 +192,6 @@ def _with_stats(plan) -> str:
 
     visit(plan, "", "")
     return "\n".join(lines)
-
-
-def _human_size(n: int) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if n < 1024 or unit == "TiB":
-            return f"{n:.1f} {unit}" if unit != "B" else f"{n} B"
-        n /= 1024
-    return str(n)
 
 
 def _formatted(plan) -> str:
