@@ -19,15 +19,13 @@ import threading
 from textual import work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
 from textual.reactive import reactive
-from textual.widgets import Footer, Header, Label, LoadingIndicator
 
 from diag.analyze import analyze
 from diag.eventlog import discover
 from diag.follow import LogFollower
 from diag.report import ApplicationReport
-from tui.dashboard.screens import DashboardScreen, ErrorScreen, PickerScreen
+from tui.dashboard.screens import DashboardScreen, ErrorScreen, PickerScreen, loading_layout
 
 
 class EmberApp(App[None]):
@@ -60,11 +58,7 @@ class EmberApp(App[None]):
         self._poll_lock = threading.Lock()
 
     def compose(self) -> ComposeResult:
-        yield Header()
-        with Vertical(id="loading"):
-            yield Label(f"Reading {self.path} …", id="loading-label")
-            yield LoadingIndicator()
-        yield Footer()
+        yield from loading_layout(self.path)
 
     def on_mount(self) -> None:
         if self.given_reports:

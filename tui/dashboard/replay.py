@@ -17,15 +17,14 @@ from rich.text import Text
 from textual import work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
 from textual.reactive import reactive
 from textual.widget import Widget
-from textual.widgets import Footer, Header, Input, Label, LoadingIndicator
+from textual.widgets import Footer, Input
 
 from diag.replay import LogReplay
 from diag.report import ApplicationReport
 from tui.dashboard.format import duration
-from tui.dashboard.screens import INCOMPLETE, DashboardScreen, ErrorScreen
+from tui.dashboard.screens import INCOMPLETE, DashboardScreen, ErrorScreen, loading_layout
 
 TICK_S = 0.1  # how often the replay clock advances (wall-clock seconds)
 SCRUB_STEPS = 40  # ← and → move by the log's duration over this
@@ -188,11 +187,7 @@ class ReplayApp(App[None]):
         self.failed = False
 
     def compose(self) -> ComposeResult:
-        yield Header()
-        with Vertical(id="loading"):
-            yield Label(f"Reading {self.path} …", id="loading-label")
-            yield LoadingIndicator()
-        yield Footer()
+        yield from loading_layout(self.path)
 
     def on_mount(self) -> None:
         self.load()

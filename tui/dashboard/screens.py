@@ -14,7 +14,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import Screen
-from textual.widgets import ContentSwitcher, Footer, Header, Label, ListItem, ListView, Static
+from textual.widgets import ContentSwitcher, Footer, Header, Label, ListItem, ListView, LoadingIndicator, Static
 
 from diag.report import ApplicationReport
 from tui.dashboard.dag import DagView
@@ -184,6 +184,15 @@ class PickerScreen(Screen):
     def on_list_view_selected(self, event: ListView.Selected) -> None:
         index = event.list_view.index or 0
         self.app.open_application(self.reports[index], self.load_errors)
+
+
+def loading_layout(path: str) -> ComposeResult:
+    """What the dashboard and replay apps show while a worker reads the log."""
+    yield Header()
+    with Vertical(id="loading"):
+        yield Label(f"Reading {path} …", id="loading-label")
+        yield LoadingIndicator()
+    yield Footer()
 
 
 class ErrorScreen(Screen):
