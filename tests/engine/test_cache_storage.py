@@ -12,37 +12,18 @@ from engine.memory import UnifiedMemoryManager
 from engine.scheduler.json_protocol import event_to_json
 from engine.sql import functions as F
 from engine.storage import BlockManager, StorageLevel
+from tests.engine.support import unified_memory
 
 MiB = 1024 * 1024
 
 
-class _Events:
-    def __init__(self):
-        self.events = []
-
-    def on_event(self, event):
-        self.events.append(event)
-
-
-@pytest.fixture(scope="module")
-def events(spark):
-    listener = _Events()
-    spark.bus.add_listener(listener)
-    return listener
-
-
 @pytest.fixture
-def small_storage(spark, conf, events):
-    """2 MiB of unified memory for the test; then the old manager."""
-    env = spark.env
-    saved = env.memory_manager
-    env.memory_manager = UnifiedMemoryManager(2 * MiB, 1 * MiB)
-    env.block_manager.bind_memory_manager(env.memory_manager)
+def small_storage(spark, conf, recorded):
+    """2 MiB of unified memory for the test."""
     conf("spark.sql.adaptive.enabled", "false")
-    events.events.clear()
-    yield env.memory_manager
-    env.memory_manager = saved
-    env.block_manager.bind_memory_manager(saved)
+    recorded.events.clear()
+    with unified_memory(spark, 2 * MiB, 1 * MiB) as manager:
+        yield manager
 
 
 def _frame(spark, rows: int, seed: int):
@@ -120,29 +101,29 @@ def test_a_block_never_evicts_blocks_of_its_own_rdd(tmp_path):
     assert [bm.contains(f"rdd_5_{i}") for i in range(4)] == [True, True, True, False]
 
 
-def test_a_cached_partition_is_read_instead_of_recomputed(spark, small_storage, events, conf):
+def test_a_cached_partition_is_read_instead_of_recomputed(spark, small_storage, recorded, conf):
     conf("spark.taskMetrics.trackUpdatedBlockStatuses", "true")
     df = _frame(spark, 5_000, 3).cache()
     df.count()
     spark.bus.wait_until_empty()
-    stored = [b for e in events.events if type(e).__name__ == "SparkListenerTaskEnd" for b in e.task_metrics.updated_blocks]
+    stored = [b for e in recorded.of_type("SparkListenerTaskEnd") for b in e.task_metrics.updated_blocks]
     assert sorted(b for b, _ in stored) == [f"rdd_{spark.cache_manager.lookup(df._plan).cache.value.rdd_id}_{i}" for i in range(4)]
-    entry = json.loads(json.dumps(event_to_json(next(e for e in events.events if type(e).__name__ == "SparkListenerTaskEnd"
-                                                     and e.task_metrics.updated_blocks))))
+    entry = json.loads(json.dumps(event_to_json(next(e for e in recorded.of_type("SparkListenerTaskEnd")
+                                                     if e.task_metrics.updated_blocks))))
     status = entry["Task Metrics"]["Updated Blocks"][0]["Status"]
     assert status["Storage Level"]["Use Memory"] and status["Memory Size"] > 0
 
-    events.events.clear()
+    recorded.events.clear()
     df.count()
     spark.bus.wait_until_empty()
-    task_ends = [e for e in events.events if type(e).__name__ == "SparkListenerTaskEnd"]
+    task_ends = recorded.of_type("SparkListenerTaskEnd")
     assert not any(e.task_metrics.updated_blocks for e in task_ends)  # read, not stored again
     assert sum(e.task_metrics.shuffle_write.records_written for e in task_ends if e.task_type == "ShuffleMapTask") < 5_000
 
     rdd_id = spark.cache_manager.lookup(df._plan).cache.value.rdd_id
     df.unpersist()
     spark.bus.wait_until_empty()
-    unpersist = [event_to_json(e) for e in events.events if type(e).__name__ == "SparkListenerUnpersistRDD"]
+    unpersist = [event_to_json(e) for e in recorded.of_type("SparkListenerUnpersistRDD")]
     assert unpersist == [{"Event": "SparkListenerUnpersistRDD", "RDD ID": rdd_id}]
     assert spark.env.block_manager.block_ids(f"rdd_{rdd_id}_") == []
 

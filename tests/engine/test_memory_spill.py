@@ -7,49 +7,28 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from engine.memory import UnifiedMemoryManager
 from engine.memory.spill import merge_sorted_runs, write_run
 from engine.sql import functions as F
+from tests.engine.support import unified_memory
 
 MiB = 1024 * 1024
 
 
-class _TaskEnds:
-    def __init__(self):
-        self.events = []
-
-    def on_event(self, event):
-        if type(event).__name__ == "SparkListenerTaskEnd":
-            self.events.append(event)
-
-
-@pytest.fixture(scope="module")
-def task_ends(spark):
-    listener = _TaskEnds()
-    spark.bus.add_listener(listener)
-    return listener
-
-
 @pytest.fixture
-def tiny_memory(spark, conf, task_ends):
-    """2 MiB of unified memory for the test (1 MiB of it the storage region); then the old manager."""
-    env = spark.env
-    saved = env.memory_manager
-    env.memory_manager = UnifiedMemoryManager(2 * MiB, 1 * MiB)
-    env.block_manager.bind_memory_manager(env.memory_manager)
+def tiny_memory(spark, conf, recorded):
+    """2 MiB of unified memory for the test (1 MiB of it the storage region)."""
     conf("spark.sql.autoBroadcastJoinThreshold", "-1")
     conf("spark.sql.adaptive.enabled", "false")
     conf("spark.sql.shuffle.partitions", "2")
-    task_ends.events.clear()
-    yield env.memory_manager
-    assert env.memory_manager.execution_memory_used() == 0  # every operator released what it took
-    env.memory_manager = saved
-    env.block_manager.bind_memory_manager(saved)
+    recorded.events.clear()
+    with unified_memory(spark, 2 * MiB, 1 * MiB) as manager:
+        yield manager
+        assert manager.execution_memory_used() == 0  # every operator released what it took
 
 
-def _spilled(spark, task_ends) -> tuple[int, int, int]:
+def _spilled(spark, recorded) -> tuple[int, int, int]:
     spark.bus.wait_until_empty()
-    metrics = [e.task_metrics for e in task_ends.events]
+    metrics = [e.task_metrics for e in recorded.of_type("SparkListenerTaskEnd")]
     return (sum(m.memory_bytes_spilled for m in metrics), sum(m.disk_bytes_spilled for m in metrics),
             max(m.peak_execution_memory for m in metrics))
 
@@ -79,23 +58,23 @@ def _same(rows, expected):
     assert sorted(map(norm, rows), key=key) == sorted(map(norm, expected), key=key)
 
 
-def test_aggregate_spills_and_matches_duckdb(spark, tiny_memory, task_ends, data):
+def test_aggregate_spills_and_matches_duckdb(spark, tiny_memory, recorded, data):
     facts, _, con = data
     df = spark.createDataFrame(facts).groupBy("k").agg(F.sum("x").alias("t"), F.count("s").alias("c"),
                                                        F.max("s").alias("m"), F.avg("id").alias("a"))
     rows = [tuple(r) for r in df.collect()]
     _same(rows, con.execute("SELECT k, sum(x), count(s), max(s), avg(id) FROM facts GROUP BY k").fetchall())
-    memory, disk, peak = _spilled(spark, task_ends)
+    memory, disk, peak = _spilled(spark, recorded)
     assert memory > 0 and disk > 0 and 0 < peak
     final = [n for n in df._qe.executed_plan.walk() if getattr(n, "mode", None) == "final"][0]
     assert final.metrics["spillSize"].value > 0 and final.metrics["peakMemory"].value > 0
 
 
-def test_sort_spills_and_keeps_spark_null_order(spark, tiny_memory, task_ends, data):
+def test_sort_spills_and_keeps_spark_null_order(spark, tiny_memory, recorded, data):
     facts, _, con = data
     rows = [tuple(r) for r in spark.createDataFrame(facts).orderBy(F.desc("k"), "id").select("k", "id").collect()]
     assert rows == con.execute("SELECT k, id FROM facts ORDER BY k DESC NULLS LAST, id").fetchall()
-    memory, disk, _ = _spilled(spark, task_ends)
+    memory, disk, _ = _spilled(spark, recorded)
     assert memory > 0 and disk > 0
 
 
@@ -104,14 +83,14 @@ def test_sort_spills_and_keeps_spark_null_order(spark, tiny_memory, task_ends, d
     ("full", "SELECT count(*), sum(x), sum(y) FROM facts FULL JOIN dims ON facts.k = dims.k"),
     ("left_anti", "SELECT count(*), sum(x), sum(0) FROM facts ANTI JOIN dims ON facts.k = dims.k"),
 ])
-def test_shuffled_hash_join_spills_to_grace_buckets_and_matches_duckdb(spark, tiny_memory, task_ends, data, how, sql):
+def test_shuffled_hash_join_spills_to_grace_buckets_and_matches_duckdb(spark, tiny_memory, recorded, data, how, sql):
     facts, dims, con = data
     joined = spark.createDataFrame(facts).join(spark.createDataFrame(dims), "k", how)
     y = F.sum("y") if how != "left_anti" else F.sum(F.lit(0))
     row = joined.agg(F.count(F.lit(1)), F.sum("x"), y).collect()[0]
     expected = con.execute(sql).fetchone()
     assert (row[0], round(row[1], 4), row[2]) == (expected[0], round(expected[1], 4), expected[2])
-    memory, disk, _ = _spilled(spark, task_ends)
+    memory, disk, _ = _spilled(spark, recorded)
     assert memory > 0 and disk > 0
 
 
