@@ -23,6 +23,16 @@ class FilteredTableView(Vertical):
         filter_text: the substring rows must contain (any column, case-insensitive).
     """
 
+    DEFAULT_CSS = """
+    FilteredTableView {
+        padding: 0 1;
+    }
+    FilteredTableView > .table-filter {
+        dock: top;
+        margin-bottom: 1;
+    }
+    """
+
     TABLE_ID = ""
     FILTER_ID = ""
     PLACEHOLDER = ""

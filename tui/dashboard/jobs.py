@@ -32,16 +32,6 @@ def job_cells(row: dict) -> list[SortCell]:
 class JobsView(FilteredTableView):
     """Every job of the application, sortable by any column; type after ``/`` to filter."""
 
-    DEFAULT_CSS = """
-    JobsView {
-        padding: 0 1;
-    }
-    JobsView > #jobs-filter {
-        dock: top;
-        margin-bottom: 1;
-    }
-    """
-
     TABLE_ID, FILTER_ID = "jobs-table", "jobs-filter"
     PLACEHOLDER = "/ filter jobs by any text (description, status, id…)"
     COLUMNS = tuple((key, label, 20 if key == "description" else None) for key, label in JOB_COLUMNS)

@@ -60,16 +60,6 @@ def stage_cells(row: dict) -> list[SortCell]:
 class StagesView(FilteredTableView):
     """Every stage attempt; type after ``/`` to keep only the rows that contain the text."""
 
-    DEFAULT_CSS = """
-    StagesView {
-        padding: 0 1;
-    }
-    StagesView > #stages-filter {
-        dock: top;
-        margin-bottom: 1;
-    }
-    """
-
     TABLE_ID, FILTER_ID = "stages-table", "stages-filter"
     PLACEHOLDER = "/ filter stages by any text (name, status, id…)"
     COLUMNS = tuple((key, label, 24 if key == "name" else None) for key, label in STAGE_COLUMNS)
