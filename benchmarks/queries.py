@@ -24,8 +24,9 @@ table), planning, executing and materialising the complete result as a ``pyarrow
 every engine; no engine may stop early because nobody looks at the result.
 
 Engine settings shared by Ember and PySpark: ``spark.sql.shuffle.partitions`` = 2 per thread
-(Spark's 200 is tuned for clusters; AQE would coalesce them in Spark but Ember has no AQE), the
-same ``autoBroadcastJoinThreshold`` (Spark's default), event logs off (Spark's default; Ember's
+(Spark's 200 is tuned for clusters), ``spark.driver.memory`` = 4g (an SF 1 lineitem cached whole
+does not fit Spark's default 1g, and a cache spilled to disk is not the in-memory case), the same
+``autoBroadcastJoinThreshold`` (Spark's default), event logs off (Spark's default; Ember's
 default is on, and writing it is not query work). The skewed join disables broadcasting in both,
 since the skew only matters to a shuffled join (Spark's AQE skew-join handling is left on).
 
@@ -368,6 +369,7 @@ class EmberRunner(_SparkAPIRunner):
     name = "ember"
     CONF = {
         "spark.sql.shuffle.partitions": str(SHUFFLE_PARTITIONS),
+        "spark.driver.memory": "4g",
         "spark.eventLog.enabled": "false",
     }
 

@@ -41,6 +41,7 @@ from engine.execution.sort_exec import SortExec
 from engine.execution.spark_plan import SparkPlan
 from engine.execution.take_ordered_and_project_exec import TakeOrderedAndProjectExec
 from engine.execution.union_exec import UnionExec
+from engine.optimizer.columns import column_ids
 from engine.sql.types import DoubleType, LongType, is_integral
 
 BUILD_RIGHT_JOINS = ("inner", "cross", "left_outer", "left_semi", "left_anti")
@@ -79,20 +80,34 @@ class SparkPlanner:
     def _filescan(self, node: L.FileScan) -> SparkPlan:
         return FileSourceScanExec.create(node, self.conf)
 
-    def _inmemoryrelation(self, node: L.InMemoryRelation) -> SparkPlan:
+    def _inmemoryrelation(self, node: L.InMemoryRelation, required: frozenset[int] | None = None) -> SparkPlan:
+        """The cached relation's scan, of the ``required`` columns only when a Project above says
+        which (Spark's InMemoryScans strategy): a compiled stage then reads, and the scan decodes,
+        nothing else."""
         cached = node.cache.value
         if cached.physical is None:
             cached.physical = self.cache_manager.plan_cached(node.cached_plan)
-        return InMemoryTableScanExec(node.output, cached)
+        output = node.output if required is None else \
+            tuple(a for a in node.output if a.attr_id in required) or node.output[:1]
+        return InMemoryTableScanExec(output, cached)
+
+    def _plan_for_columns(self, node: L.LogicalPlan, required: frozenset[int]) -> SparkPlan:
+        """``node`` planned, with an in-memory relation under its Filters narrowed to ``required``
+        plus the columns the Filters read (the optimizer cannot put a Project there)."""
+        if isinstance(node, L.Filter):
+            return self._filter(node, self._plan_for_columns(node.child, required | column_ids([node.condition])))
+        if isinstance(node, L.InMemoryRelation):
+            return self._inmemoryrelation(node, required)
+        return self.plan(node)
 
     # ---- unary ----
     def _project(self, node: L.Project) -> SparkPlan:
-        project_list, child = extract_python_udfs(tuple(node.project_list), self.plan(node.child),
-                                                  self.max_records_per_batch)
+        child = self._plan_for_columns(node.child, column_ids(node.project_list))
+        project_list, child = extract_python_udfs(tuple(node.project_list), child, self.max_records_per_batch)
         return ProjectExec(project_list, child)
 
-    def _filter(self, node: L.Filter) -> SparkPlan:
-        child = self.plan(node.child)
+    def _filter(self, node: L.Filter, child: SparkPlan | None = None) -> SparkPlan:
+        child = self.plan(node.child) if child is None else child
         (condition,), evaluated = extract_python_udfs((node.condition,), child, self.max_records_per_batch)
         if evaluated is child:
             return FilterExec(condition, child)

@@ -46,7 +46,15 @@ class CacheManager:
         return plan.transform_down(lambda node: self._entries.get(node, node))
 
     def plan_cached(self, plan: L.LogicalPlan):
-        """The physical plan a cached relation's partitions are computed with."""
+        """The physical plan a cached relation's partitions are computed with.
+
+        It runs without adaptive execution, as Spark's cached plans did before 3.5 (Spark's
+        ``spark.sql.optimizer.canChangeCachedPlanOutputPartitioning=false``): its stages run
+        inside the jobs of the query that first reads the cache, where no query stage of its own
+        could be materialized first, and a cached relation keeps the partitioning it was planned with.
+        """
+        from engine.adaptive.adaptive_spark_plan_exec import AdaptiveSparkPlanExec
         from engine.sql.query_execution import QueryExecution
 
-        return QueryExecution(self.session, plan, use_cache=False).executed_plan
+        executed = QueryExecution(self.session, plan, use_cache=False).executed_plan
+        return executed.initial_plan if isinstance(executed, AdaptiveSparkPlanExec) else executed

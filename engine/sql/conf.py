@@ -25,6 +25,7 @@ DEFAULTS: dict[str, str] = {
     "spark.sql.adaptive.skewJoin.skewedPartitionThresholdInBytes": "256MB",
     "spark.sql.adaptive.localShuffleReader.enabled": "true",
     "spark.sql.caseSensitive": "false",
+    "spark.sql.inMemoryColumnarStorage.compressed": "true",
     "spark.eventLog.enabled": "true",
     "spark.eventLog.dir": "./ember-events",
     "spark.eventLog.compress": "true",

@@ -141,3 +141,57 @@ def test_broadcast_relation_is_a_block_of_the_block_manager(spark, small_storage
     new = set(bm.block_ids("broadcast_")) - before
     assert new and all(bm.status(b).storage_level == StorageLevel.MEMORY_AND_DISK for b in new)
     assert all(bm.status(b).memory_size > 0 for b in new)  # counted in storage memory
+
+
+def _strings_frame(spark):
+    rng = np.random.default_rng(5)
+    flags = np.array(["A", "N", "R", None], dtype=object)[rng.integers(0, 4, 40_000)]
+    unique = [f"comment {i}" for i in range(40_000)]
+    return spark.createDataFrame(pa.table({"flag": pa.array(flags, pa.string()), "note": unique,
+                                           "v": rng.integers(0, 1000, 40_000)})).repartition(2)
+
+
+def test_cached_strings_with_few_values_are_stored_dictionary_encoded(spark):
+    """As Spark's compressed columnar cache: the low-cardinality column is a dictionary in the
+    block, the unique one stays plain, and every reader still sees strings."""
+    df = _strings_frame(spark)
+    expected = sorted((tuple(r) for r in df.groupBy("flag").agg(F.sum("v"), F.count("note")).collect()), key=str)
+    cached = df.cache()
+    assert cached.count() == 40_000
+    rdd_id = spark.cache_manager.lookup(cached._plan).cache.value.rdd_id
+    block = spark.env.block_manager.get(f"rdd_{rdd_id}_0")
+    assert [pa.types.is_dictionary(t) for t in block.schema.types] == [True, False, False], block.schema
+    assert sorted((tuple(r) for r in cached.groupBy("flag").agg(F.sum("v"), F.count("note")).collect()), key=str) == expected
+    collected = cached.filter(F.col("flag") == "N").select("flag", "note").toArrow()
+    assert collected.schema.field("flag").type == pa.string() and set(collected["flag"].to_pylist()) == {"N"}
+    cached.unpersist()
+
+
+def test_an_uncompressed_cache_keeps_strings_plain(spark, conf):
+    conf("spark.sql.inMemoryColumnarStorage.compressed", "false")
+    cached = _strings_frame(spark).cache()
+    assert cached.count() == 40_000
+    rdd_id = spark.cache_manager.lookup(cached._plan).cache.value.rdd_id
+    block = spark.env.block_manager.get(f"rdd_{rdd_id}_0")
+    assert not any(pa.types.is_dictionary(t) for t in block.schema.types)
+    cached.unpersist()
+
+
+def test_the_in_memory_scan_reads_only_the_columns_above_it_use(spark):
+    """Spark's InMemoryScans: the scan under a Project and a Filter outputs the columns they read."""
+    cached = _strings_frame(spark).cache()
+    query = cached.filter(F.col("v") > 10).select("flag")
+    scan = next(line for line in query._qe.explain_string("simple").splitlines() if "InMemoryTableScan" in line)
+    assert "flag#" in scan and "v#" in scan and "note#" not in scan
+    assert query.count() == cached.filter(F.col("v") > 10).count()
+    cached.unpersist()
+
+
+def test_a_plan_with_a_shuffle_is_cached_under_adaptive_execution(spark, conf):
+    """The cached plan's exchange runs inside the reading query's job (it failed with "AdaptiveSparkPlan
+    executed without an AdaptiveContext" when the cached plan kept its own AdaptiveSparkPlan)."""
+    conf("spark.sql.adaptive.enabled", "true")
+    cached = spark.range(10_000).repartition(3, "id").cache()
+    assert cached.count() == 10_000
+    assert cached.agg(F.sum("id")).collect()[0][0] == sum(range(10_000))
+    cached.unpersist()

@@ -28,7 +28,7 @@ from engine.catalyst.expressions import (
     Literal,
     ScalarFunction,
 )
-from engine.codegen.aggregate import INITIAL_GROUPS, AggregateBuffer, compile_aggregate
+from engine.codegen.aggregate import INITIAL_GROUPS, MAX_DIRECT_GROUPS, AggregateBuffer, compile_aggregate
 from engine.codegen.pipeline import CodegenUnsupported
 from engine.execution.filter_exec import FilterExec
 from engine.execution.hash_aggregate_exec import HashAggregateExec, buffer_names
@@ -284,6 +284,50 @@ def test_kernel_buffers_equal_the_pyarrow_partial_phase(keys):
     # empty input: no groups, or one global group with count 0 and null sums
     empty = scan.table.slice(0, 0)
     _same_tables(pa.Table.from_arrays(compiled.run(empty), names=names), agg._partial(empty))
+
+
+@pytest.mark.parametrize("keys", [("g", "s"), ()], ids=["string_and_int", "global"])
+def test_chunks_with_their_own_dictionaries_and_null_patterns_run_into_one_table(keys):
+    """Parquet hands a task one chunk per row group, each with its own dictionary pages: the kernel
+    runs chunk by chunk (no copy into one array) into one hash table, and the string keys' codes of
+    every chunk are made to index one dictionary first. A chunk without nulls takes the kernel
+    variant without null flags, the next the one with them, over the same buffers."""
+    table = generated(seed=17)
+    scan, c = _scan(table, TYPES)
+    agg = _partial(scan, [c[k] for k in keys], _functions(c))
+    compiled = agg.compile_codegen(tuple(scan.output))
+    names = [a.column_key for a in agg.output]
+    s_key = c["s"].column_key
+    first = scan.table.slice(0, 2500)
+    first = pa.table({n: pc.fill_null(col, pa.scalar("x" if n == s_key else 0, col.type))
+                      if col.type != pa.bool_() else pc.fill_null(col, False)
+                      for n, col in zip(first.column_names, first.columns)})
+    second = scan.table.slice(2500, 3500)
+    whole = pa.concat_tables([first, second])
+    parts = [p.set_column(p.schema.get_field_index(s_key), s_key, p[s_key].combine_chunks().dictionary_encode())
+             for p in (first, second)]
+    chunked = pa.concat_tables(parts)
+    assert not chunked[s_key].chunk(0).dictionary.equals(chunked[s_key].chunk(1).dictionary)
+    expected = agg._partial(whole)
+    _same_tables(pa.Table.from_arrays(compiled.run(chunked), names=names), expected)
+    _same_tables(pa.Table.from_arrays(compiled.run(whole), names=names), expected)
+
+
+@pytest.mark.parametrize("distinct, lookup", [(3, "seen[grp]"), (MAX_DIRECT_GROUPS, "slots[s]")])
+def test_few_string_and_boolean_key_values_index_their_groups_directly(distinct, lookup):
+    """Q1's flags: with every key a dictionary code or a boolean, and their combinations (a null
+    counted as a value) at most MAX_DIRECT_GROUPS, the group is computed from the keys; more
+    values take the hash table. Both equal the pyarrow partial phase."""
+    table = generated(seed=19)
+    rng = np.random.default_rng(19)
+    names = pa.array([f"v{i}" for i in rng.integers(0, distinct, table.num_rows)], mask=rng.random(table.num_rows) < 0.1)
+    table = table.set_column(table.schema.get_field_index("s"), "s", names)
+    scan, c = _scan(table, TYPES)
+    agg = _partial(scan, [c["f"], c["s"]], _functions(c))
+    compiled = agg.compile_codegen(tuple(scan.output))
+    ours = pa.Table.from_arrays(compiled.run(scan.table), names=[a.column_key for a in agg.output])
+    _same_tables(ours, agg._partial(scan.table))
+    assert lookup in compiled.source
 
 
 def test_columns_without_nulls_take_a_kernel_without_null_flags():
