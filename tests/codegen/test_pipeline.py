@@ -275,6 +275,14 @@ def test_filter(case, table):
     check(pipeline, table.slice(0, 0), condition, outputs)
 
 
+def test_a_selection_alone_has_no_branch_and_a_computing_filter_keeps_it(table):
+    """Case 2 only selects rows (its outputs pass through): every row writes its index and the
+    condition moves ``k``. Case 0 computes outputs, so a failed row skips them with ``continue``."""
+    selection = compile_pipeline(ALL, *FILTERS[2])
+    assert "continue" not in selection.source and "k += np.int64(" in selection.source
+    assert "continue" in compile_pipeline(ALL, *FILTERS[0]).source
+
+
 def test_filter_pipelines_are_thread_safe(table):
     condition, outputs = FILTERS[0]
     pipeline = compile_pipeline(ALL, condition, outputs)
