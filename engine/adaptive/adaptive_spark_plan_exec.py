@@ -11,6 +11,8 @@ listener (``SparkListenerSQLAdaptiveExecutionUpdate``); the last one, after the 
 ``isFinalPlan=true``. Rules run in two places, as in Spark: the preparation rules over the whole
 plan after stages finish (they may change joins), the stage optimizer rules over the operators of
 each new stage just before it is created (they change how it reads the finished shuffles below).
+A global sort's range exchange over a small finished input gets no sampling job
+(``single_range_partition``: Ember's one divergence from Spark's jobs here).
 """
 from __future__ import annotations
 
@@ -25,6 +27,7 @@ from engine.adaptive.optimize_shuffle_with_local_read import optimize_shuffle_wi
 from engine.adaptive.optimize_skewed_join import optimize_skewed_join
 from engine.adaptive.partition_specs import MapOutputStatistics
 from engine.adaptive.query_stage_exec import BroadcastQueryStageExec, ResultQueryStageExec, ShuffleQueryStageExec
+from engine.adaptive.single_range_partition import use_single_range_partition
 from engine.adaptive.stage_fragments import QUERY_STAGES, transform_up_outside_stages
 from engine.execution.broadcast_exchange_exec import BroadcastExchangeExec
 from engine.execution.shuffle_exchange_exec import ShuffleExchangeExec
@@ -158,6 +161,8 @@ class AdaptiveSparkPlanExec(SparkPlan):
                 return node
             child = self._apply(QUERY_STAGE_OPTIMIZER_RULES, node.child)
             exchange = node if child is node.child else node.with_new_children((child,))
+            if isinstance(exchange, ShuffleExchangeExec):
+                use_single_range_partition(exchange, self.context.conf)
             self._post_read_metrics(exchange.child)
             stage_type = ShuffleQueryStageExec if isinstance(node, ShuffleExchangeExec) else BroadcastQueryStageExec
             stage = stage_type(exchange, self._new_stage_id())

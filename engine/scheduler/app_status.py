@@ -42,6 +42,8 @@ class StageSummary:
 
 
 class AppStatusListener:
+    wants_sql_events = False  # it keeps job, stage and task totals only: queries skip building plans for it
+
     def __init__(self):
         self.jobs: dict[int, JobSummary] = {}
         self.stages: dict[int, StageSummary] = {}

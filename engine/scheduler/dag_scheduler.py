@@ -79,6 +79,7 @@ class DAGScheduler:
         self._stage_ids = itertools.count(0)
         self._rdd_ids = itertools.count(0)
         self._map_stages: dict[int, Stage] = {}  # id(exchange) -> stage
+        self._cached_rdd_names: dict[int, tuple[Any, str]] = {}  # rdd id -> (its physical plan, its name)
         self._lock = threading.RLock()
 
     def _executor_lost(self, executor_id: str) -> None:
@@ -142,7 +143,7 @@ class DAGScheduler:
                 use_memory, use_disk = StorageLevel.flags(cached.storage_level)
                 scope = json.dumps({"id": str(cached.rdd_id), "name": "mapPartitionsWithIndexInternal"})
                 infos.append(ev.RDDInfo(
-                    cached.rdd_id, cached.physical.tree_string() + "\n", cached.physical.num_partitions, [parent],
+                    cached.rdd_id, self._cached_rdd_name(cached), cached.physical.num_partitions, [parent],
                     call_site.short, scope, use_memory=use_memory, use_disk=use_disk,
                     deserialized=StorageLevel.deserialized(cached.storage_level)))
             return cached.rdd_id
@@ -164,6 +165,15 @@ class DAGScheduler:
         visit(plan)
         infos.reverse()
         return infos
+
+    def _cached_rdd_name(self, cached) -> str:
+        """A cached RDD's name, its physical plan's tree, formatted once per plan: every job that
+        reads the cache lists the RDD, and formatting a scan's tree costs more than the job's
+        other bookkeeping."""
+        known = self._cached_rdd_names.get(cached.rdd_id)
+        if known is None or known[0] is not cached.physical:
+            known = self._cached_rdd_names[cached.rdd_id] = (cached.physical, cached.physical.tree_string() + "\n")
+        return known[1]
 
     def _ancestors(self, stage: Stage) -> list[Stage]:
         out: list[Stage] = []

@@ -3,6 +3,11 @@
 Posting never blocks a task: events go on a queue that one dispatcher thread drains. ``stop()``
 delivers whatever is queued before it returns. A listener that raises is reported on stderr and
 kept, as Spark keeps it; it never fails the job.
+
+The SQL events carry a query's formatted physical plan and its plan tree, which cost the driver
+milliseconds per query to build. A listener that ignores them says so with a class attribute
+``wants_sql_events = False``; when no listener wants them (no event log, no user listener), queries
+skip building and posting them (``wants_sql_events``). Any other listener is assumed to want them.
 """
 from __future__ import annotations
 
@@ -24,6 +29,12 @@ class LiveListenerBus:
     def add_listener(self, listener) -> None:
         """``listener.on_event(event)`` is called for each event."""
         self._listeners.append(listener)
+
+    @property
+    def wants_sql_events(self) -> bool:
+        """Whether any listener reads the SQL execution events (checked per query, so a listener
+        added after the session started is served from the next query on)."""
+        return any(getattr(listener, "wants_sql_events", True) for listener in self._listeners)
 
     def start(self) -> None:
         with self._lock:

@@ -5,6 +5,8 @@
 ``explain(mode)`` prints any of them as Spark does. ``execute`` runs the query as one SQL
 execution: it posts SQLExecutionStart with the physical plan and its metrics, runs the jobs
 (broadcasts and range sampling first, then the action's own job) and posts SQLExecutionEnd.
+When no listener wants SQL events (``LiveListenerBus.wants_sql_events``: event log off, no user
+listener) the SQL events are neither built nor posted, so the plan is never formatted.
 
 With ``spark.sql.adaptive.enabled`` (the default, as in Spark 4) a plan with exchanges is put under
 an ``AdaptiveSparkPlan`` (``engine.adaptive``): its query stages run as jobs of their own and the
@@ -14,9 +16,10 @@ SparkListenerSQLAdaptiveExecutionUpdate.
 from __future__ import annotations
 
 import os
+import sys
 import time
 import traceback
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 from engine.adaptive.adaptive_spark_plan_exec import AdaptiveContext, AdaptiveSparkPlanExec
 from engine.execution.collapse_codegen_stages import collapse_codegen_stages
@@ -33,14 +36,23 @@ EXPLAIN_MODES = ("simple", "extended", "formatted", "cost", "codegen")
 
 
 def user_call_site(action: str) -> CallSite:
-    """Where user code called the action: ``collect at job.py:12`` and the user's stack."""
-    user = [f for f in traceback.extract_stack()[:-1] if not os.path.abspath(f.filename).startswith(_ENGINE_DIR)]
+    """Where user code called the action: ``collect at job.py:12`` and the user's stack.
+
+    Walks the frames without reading source lines (``traceback.extract_stack`` would look every
+    line up): it runs once per query."""
+    user = [(frame.f_code, lineno) for frame, lineno in traceback.walk_stack(sys._getframe(1))
+            if not _is_engine_file(frame.f_code.co_filename)]
     if not user:
         return CallSite(action, action)
-    last = user[-1]
-    short = f"{action} at {os.path.basename(last.filename)}:{last.lineno}"
-    long = "\n".join(f"{f.name}({os.path.basename(f.filename)}:{f.lineno})" for f in reversed(user))
+    code, lineno = user[0]
+    short = f"{action} at {os.path.basename(code.co_filename)}:{lineno}"
+    long = "\n".join(f"{c.co_name}({os.path.basename(c.co_filename)}:{n})" for c, n in user)
     return CallSite(short, long)
+
+
+@lru_cache(maxsize=4096)
+def _is_engine_file(filename: str) -> bool:
+    return os.path.abspath(filename).startswith(_ENGINE_DIR)
 
 
 class QueryExecution:
@@ -90,7 +102,15 @@ class QueryExecution:
         execution_id = session.next_execution_id()
         properties = {"spark.sql.execution.id": str(execution_id), "spark.sql.execution.root.id": str(execution_id),
                       "callSite.short": call_site.short, "spark.app.name": session.app_name}
-        session.bus.post(ev.SparkListenerSQLExecutionStart(
+        sql_events = session.bus.wants_sql_events
+
+        def post_sql(make_event):
+            """Build and post a SQL event only when a listener reads them: formatting the plan is
+            most of a small query's driver time."""
+            if sql_events:
+                session.bus.post(make_event())
+
+        post_sql(lambda: ev.SparkListenerSQLExecutionStart(
             execution_id, call_site.short, call_site.long, self.explain_string("formatted"), plan_info(plan),
             _now(), {}))
 
@@ -99,10 +119,10 @@ class QueryExecution:
             return session.dag_scheduler.run_job(node, todo, fn, call_site, properties)
 
         def post_driver_metrics(updates):
-            session.bus.post(ev.SparkListenerDriverAccumUpdates(execution_id, updates))
+            post_sql(lambda: ev.SparkListenerDriverAccumUpdates(execution_id, updates))
 
         def on_plan_update():
-            session.bus.post(ev.SparkListenerSQLAdaptiveExecutionUpdate(
+            post_sql(lambda: ev.SparkListenerSQLAdaptiveExecutionUpdate(
                 execution_id, self.explain_string("formatted"), plan_info(plan)))
 
         adaptive = self.adaptive_plan
@@ -124,9 +144,9 @@ class QueryExecution:
             if on_job_end is not None:
                 post_driver_metrics(on_job_end(results))
         except BaseException as e:
-            session.bus.post(ev.SparkListenerSQLExecutionEnd(execution_id, _now(), f"{type(e).__name__}: {e}"))
+            post_sql(lambda: ev.SparkListenerSQLExecutionEnd(execution_id, _now(), f"{type(e).__name__}: {e}"))
             raise
-        session.bus.post(ev.SparkListenerSQLExecutionEnd(execution_id, _now()))
+        post_sql(lambda: ev.SparkListenerSQLExecutionEnd(execution_id, _now()))
         return results
 
     def _prepare(self, node, run_job) -> None:
@@ -141,6 +161,10 @@ class QueryExecution:
         mode = mode.lower()
         if mode not in EXPLAIN_MODES:
             raise ValueError(f"Unknown explain mode: {mode}. Accepted explain modes are {', '.join(EXPLAIN_MODES)}.")
+        if mode == "formatted":  # every SQL event carries this one: it does not need the tree string
+            return _formatted(self.executed_plan)
+        if mode == "codegen":
+            return _codegen(self.executed_plan)
         physical = self.executed_plan.tree_string()
         if mode == "simple":
             return f"== Physical Plan ==\n{physical}\n"
@@ -150,12 +174,8 @@ class QueryExecution:
                     f"== Analyzed Logical Plan ==\n{schema}\n{self.analyzed.tree_string()}\n\n"
                     f"== Optimized Logical Plan ==\n{self.optimized.tree_string()}\n\n"
                     f"== Physical Plan ==\n{physical}\n")
-        if mode == "cost":
-            return (f"== Optimized Logical Plan ==\n{_with_stats(self.optimized)}\n\n"
-                    f"== Physical Plan ==\n{physical}\n")
-        if mode == "formatted":
-            return _formatted(self.executed_plan)
-        return _codegen(self.executed_plan)
+        return (f"== Optimized Logical Plan ==\n{_with_stats(self.optimized)}\n\n"  # mode "cost"
+                f"== Physical Plan ==\n{physical}\n")
 
 
 def _now() -> int:

@@ -96,3 +96,21 @@ def test_a_frame_joined_with_itself_lists_its_cached_rdd_once_per_stage(spark, e
             assert len({r["RDD ID"] for r in rdds}) == len(rdds)
     finally:
         df.unpersist()
+
+
+def test_the_cached_rdd_name_is_formatted_once_for_all_the_jobs_that_read_it(spark, events, monkeypatch):
+    df = spark.range(0, 1_000, 1, 2).select("id", (F.col("id") % 7).alias("k")).cache()
+    try:
+        rdd_id = _cached_rdd_id(spark, df)
+        df.count()
+        physical = spark.cache_manager.lookup(df._plan).cache.value.physical
+        formatted = []
+        tree_string = type(physical).tree_string
+        monkeypatch.setattr(type(physical), "tree_string", lambda self, *a: formatted.append(self) or tree_string(self, *a))
+        df.count()
+        df.collect()
+        names = {r["Name"] for rdds in _stage_rdds(spark, events) for r in rdds if r["RDD ID"] == rdd_id}
+        assert len(names) == 1 and "Range (0, 1000" in names.pop()
+        assert physical not in formatted
+    finally:
+        df.unpersist()
