@@ -16,6 +16,10 @@ Reading a range follows Spark and parquet-mr:
   grouping by them) come back dictionary-encoded, straight from the Parquet dictionary pages.
   Decoding a low-cardinality string column to plain strings and encoding it again cost about
   four times the whole read of the column; every other consumer gets plain strings.
+* **late materialization**: a consumer that applies the pushed filters again (a compiled stage
+  filtering the scan) may ask for ``row_filters``: a row group's predicate columns are then decoded
+  first by Ember's own page decoder, and the other columns only at the rows they select
+  (``parquet_late``, ``parquet_pages``).
 
 INT96 timestamps (Spark's default output type) are read as microseconds.
 """
@@ -28,6 +32,14 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from engine.catalyst.expressions import AttributeReference, Expression
+from engine.datasources.parquet_late import (
+    DENSE_SELECTION,
+    ColumnPredicate,
+    RowGroupSource,
+    column_predicates,
+    estimated_selectivity,
+    read_row_group,
+)
 from engine.datasources.pruning import ColumnStats, might_match, partition_may_match
 from engine.datasources.scan import (
     PartitionColumn,
@@ -108,6 +120,7 @@ class _FileColumns:
     def __init__(self, pf: pq.ParquetFile):
         self.metadata = pf.metadata
         self.names = pf.schema_arrow.names
+        self.types = {f.name: f.type for f in pf.schema_arrow}
         self._lower: dict[str, list[str]] = {}
         for n in self.names:
             self._lower.setdefault(n.lower(), []).append(n)
@@ -150,13 +163,16 @@ class _FileColumns:
 def read_parquet_split(splits: Sequence[FileSplit], columns: Sequence[ScanColumn | tuple],
                        partition_columns: Sequence[PartitionColumn | tuple] = (),
                        pushed_filters: Sequence[Expression] = (),
-                       dictionary_columns: frozenset[str] = frozenset()) -> tuple[pa.Table, ScanMetrics]:
+                       dictionary_columns: frozenset[str] = frozenset(),
+                       row_filters: Sequence[Expression] = ()) -> tuple[pa.Table, ScanMetrics]:
     """Read the rows of ``splits`` (one task's ranges) that the pushed filters may select.
 
     ``columns`` are ``(name, arrow_type, column_key)`` data columns and ``partition_columns``
     ``(name, arrow_type, column_key, index into partition_values)``; the result has the data
-    columns then the partition columns, named by their keys. Rows are not filtered here: a row
-    group is either skipped whole or returned whole. The string columns whose keys are in
+    columns then the partition columns, named by their keys. Without ``row_filters`` rows are not
+    filtered here: a row group is either skipped whole or returned whole. ``row_filters`` (pushed
+    filters the caller applies again) let the reader drop rows they rule out, reading a row group
+    predicate columns first (``parquet_late``). The string columns whose keys are in
     ``dictionary_columns`` are ``dictionary<int32, string>`` arrays (chunks may have different
     dictionaries: Arrow unifies them when the chunks are combined).
     """
@@ -167,6 +183,7 @@ def read_parquet_split(splits: Sequence[FileSplit], columns: Sequence[ScanColumn
     rows_without_columns = 0
     opened: dict[str, tuple[pq.ParquetFile, _FileColumns]] = {}
     read_files: set[str] = set()
+    predicates = column_predicates(row_filters) if data_cols else {}
 
     for split in splits:
         values = split.file.partition_values
@@ -196,18 +213,25 @@ def read_parquet_split(splits: Sequence[FileSplit], columns: Sequence[ScanColumn
         if not data_cols and not part_cols:
             rows_without_columns += num_rows
             continue
+        late = _predicates_by_file_name(predicates, fc, to_read)
+        sparse = [g for g in keep if late and estimated_selectivity(
+            late, lambda name, g=g: fc.stats(g, name)) <= DENSE_SELECTION]
+        if sparse:
+            with open(split.file.path, "rb") as file:
+                source = RowGroupSource(split.file.path, file, pf, fc.types, fc.leaves)
+                encoded = frozenset(_dictionary_names(data_cols, dictionary_columns, fc))
+                for g in keep:
+                    if g in sparse:
+                        read, rows = read_row_group(source, g, to_read, late, encoded,
+                                                    lambda name, g=g: fc.stats(g, name))
+                    else:
+                        table = pf.read_row_group(g, columns=to_read, use_threads=False)
+                        read, rows = {name: table.column(name) for name in to_read}, table.num_rows
+                    pieces.append(_piece(data_cols, part_cols, resolved, read, rows, values, dictionary_columns))
+            continue
         table = pf.read_row_groups(keep, columns=to_read, use_threads=False) if to_read else None
-        arrays = []
-        for c, name in zip(data_cols, resolved):
-            if name is None:
-                arrays.append(pa.nulls(num_rows, c.arrow_type))
-            elif c.column_key in dictionary_columns and _is_dictionary_of(table.column(name).type, c.arrow_type):
-                arrays.append(table.column(name))
-            else:
-                arrays.append(conform(table.column(name), c.arrow_type))
-        for c in part_cols:
-            arrays.append(constant_column(values[c.index] if c.index < len(values) else None, c.arrow_type, num_rows))
-        pieces.append(pa.table(arrays, names=[c.column_key for c in (*data_cols, *part_cols)]))
+        read = {name: table.column(name) for name in to_read}
+        pieces.append(_piece(data_cols, part_cols, resolved, read, num_rows, values, dictionary_columns))
 
     metrics.files_read = len(read_files)
     if not data_cols and not part_cols:
@@ -215,6 +239,24 @@ def read_parquet_split(splits: Sequence[FileSplit], columns: Sequence[ScanColumn
     if not pieces:
         return empty_table([*data_cols, *part_cols]), metrics
     return _concat(pieces), metrics
+
+
+def _piece(data_cols: Sequence[ScanColumn], part_cols: Sequence[PartitionColumn], resolved: Sequence[str | None],
+           read: dict[str, pa.Array | pa.ChunkedArray], num_rows: int, values: tuple,
+           dictionary_columns: frozenset[str]) -> pa.Table:
+    """The output table of some rows of one file: the columns ``read`` (by file name) conformed
+    to Ember's types, nulls for data columns the file lacks, then the partition constants."""
+    arrays = []
+    for c, name in zip(data_cols, resolved):
+        if name is None:
+            arrays.append(pa.nulls(num_rows, c.arrow_type))
+        elif c.column_key in dictionary_columns and _is_dictionary_of(read[name].type, c.arrow_type):
+            arrays.append(read[name])
+        else:
+            arrays.append(conform(read[name], c.arrow_type))
+    for c in part_cols:
+        arrays.append(constant_column(values[c.index] if c.index < len(values) else None, c.arrow_type, num_rows))
+    return pa.table(arrays, names=[c.column_key for c in (*data_cols, *part_cols)])
 
 
 def _concat(pieces: list[pa.Table]) -> pa.Table:
@@ -227,6 +269,17 @@ def _concat(pieces: list[pa.Table]) -> pa.Table:
         pieces = [pa.table([conform(c, f.type.value_type if pa.types.is_dictionary(f.type) else f.type)
                             for c, f in zip(p.columns, p.schema)], names=p.column_names) for p in pieces]
     return pa.concat_tables(pieces)
+
+
+def _predicates_by_file_name(predicates: dict[str, list[ColumnPredicate]], fc: _FileColumns,
+                             to_read: Sequence[str]) -> dict[str, list[ColumnPredicate]]:
+    """The row predicates on columns read from this file, keyed by the file's column names."""
+    out: dict[str, list[ColumnPredicate]] = {}
+    for name, preds in predicates.items():
+        resolved = fc.resolve(name)
+        if resolved in to_read:
+            out.setdefault(resolved, []).extend(preds)
+    return out
 
 
 def _dictionary_names(data_cols: Sequence[ScanColumn], dictionary_columns: frozenset[str],

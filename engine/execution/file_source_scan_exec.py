@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import pyarrow as pa
 
 from engine.catalyst.logical import FileScan, PartitionedFile
+from engine.datasources.parquet_late import NATIVE_READER_ENABLED
 from engine.datasources.splits import FilePartition
 from engine.datasources.strategy import plan_scan, read_partition, selected_files
 from engine.execution.metrics import SQLMetric, metric
@@ -31,6 +32,7 @@ class FileSourceScanExec(SparkPlan):
     file_partitions: tuple[FilePartition, ...]
     selected_files: tuple[PartitionedFile, ...] = ()
     metadata_time_ms: int = 0
+    native_reader: bool = True   # spark.ember.parquet.nativeReader.enabled
 
     @staticmethod
     def create(scan: FileScan, conf) -> FileSourceScanExec:
@@ -38,7 +40,11 @@ class FileSourceScanExec(SparkPlan):
         started = time.perf_counter()
         files = selected_files(scan)
         partitions = plan_scan(scan, conf.getAll(), int(conf.get("spark.default.parallelism")))
-        return FileSourceScanExec(scan, tuple(partitions), files, int((time.perf_counter() - started) * 1000))
+        native = str(conf.get(NATIVE_READER_ENABLED, "true")).strip().lower()
+        if native not in ("true", "false"):
+            raise ValueError(f"{NATIVE_READER_ENABLED} should be a boolean, but was {native!r}")
+        return FileSourceScanExec(scan, tuple(partitions), files, int((time.perf_counter() - started) * 1000),
+                                  native == "true")
 
     def declare_metrics(self) -> dict[str, SQLMetric]:
         metrics = {
@@ -98,15 +104,26 @@ class FileSourceScanExec(SparkPlan):
         """Whether ``execute_partition`` can return string columns dictionary-encoded (Parquet)."""
         return self.scan.relation.format == "parquet"
 
-    def execute_partition(self, index: int, ctx, dictionary_columns: frozenset[str] = frozenset()) -> pa.Table:
+    @property
+    def filters_rows(self) -> bool:
+        """Whether ``execute_partition(filter_rows=True)`` can leave out rows the pushed filters
+        rule out (Parquet, with the native reader on)."""
+        return self.reads_dictionary_columns and self.native_reader and bool(self.scan.pushed_filters)
+
+    def execute_partition(self, index: int, ctx, dictionary_columns: frozenset[str] = frozenset(),
+                          filter_rows: bool = False) -> pa.Table:
         """One task's rows; the string columns keyed in ``dictionary_columns`` dictionary-encoded
-        when the format stores them so (a compiled aggregate grouping by them asks)."""
+        when the format stores them so (a compiled aggregate grouping by them asks). With
+        ``filter_rows`` (the caller applies the pushed filters again) rows they rule out may be
+        left out; the metrics still count the rows of every row group read, as Spark's scan
+        outputs them all to the Filter above it."""
         started = time.perf_counter()
         partition = self.file_partitions[index] if self.file_partitions else ()
-        table, scanned = read_partition(self.scan, partition, dictionary_columns)
+        table, scanned = read_partition(self.scan, partition, dictionary_columns, filter_rows and self.filters_rows)
+        rows = scanned.records_read if filter_rows and self.filters_rows else table.num_rows
         ctx.add(self.metrics["scanTime"], int((time.perf_counter() - started) * 1000))
         ctx.add(self.metrics["rowGroupsSkipped"], scanned.row_groups_skipped)
-        ctx.add(self.metrics["numOutputRows"], table.num_rows)
+        ctx.add(self.metrics["numOutputRows"], rows)
         ctx.metrics.input_bytes_read += scanned.bytes_read
-        ctx.metrics.input_records_read += table.num_rows
+        ctx.metrics.input_records_read += rows
         return table

@@ -143,12 +143,19 @@ class WholeStageCodegenExec(SparkPlan):
     def _read_source(self, kernel, index: int, ctx) -> pa.Table:
         """The source's rows for one partition. A compiled aggregate grouping by string columns
         takes them dictionary-encoded from a source that can hand them over so (a Parquet scan):
-        it groups by the codes, and decoding only to encode again was most of a Q1 task's time."""
+        it groups by the codes, and decoding only to encode again was most of a Q1 task's time.
+        When the stage's bottom operator is a Filter over a source that can drop the rows its own
+        pushed filters (taken from that Filter) rule out, the source may do so: the kernel
+        evaluates the whole condition anyway, and a Parquet scan then decodes most columns only
+        at the few rows a selective filter keeps (late materialization)."""
         source = self._fused.source
+        options = {}
         wanted = kernel.dictionary_columns
         if wanted and getattr(source, "reads_dictionary_columns", False):
-            return source.execute_partition(index, ctx, dictionary_columns=wanted)
-        return source.execute_partition(index, ctx)
+            options["dictionary_columns"] = wanted
+        if isinstance(self._fused.chain[-1], FilterExec) and getattr(source, "filters_rows", False):
+            options["filter_rows"] = True
+        return source.execute_partition(index, ctx, **options)
 
     def execute_partition(self, index: int, ctx) -> pa.Table:
         kernel = self.pipeline()
