@@ -15,6 +15,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from engine.codegen.hashing import partition_ids as hash_partition_ids
+from engine.codegen.sorting import partition_ids_by_range
 from engine.execution.evaluator import evaluate
 from engine.execution.metrics import SQLMetric, metric
 from engine.execution.partitioning import (
@@ -191,12 +192,17 @@ def _one_chunk(values) -> pa.Array:
     return values
 
 
-def _sortable(values: pa.Array) -> np.ndarray:
+def _numeric(values: pa.Array) -> pa.Array:
+    """Dates as days, timestamps in their unit, booleans as 0/1: keys that order as numbers."""
     if pa.types.is_date(values.type) or pa.types.is_timestamp(values.type):
         values = values.cast(pa.int32() if pa.types.is_date32(values.type) else pa.int64())
     if pa.types.is_boolean(values.type):
         values = values.cast(pa.int8())
-    return values.to_numpy(zero_copy_only=False)
+    return values
+
+
+def _sortable(values: pa.Array) -> np.ndarray:
+    return _numeric(values).to_numpy(zero_copy_only=False)
 
 
 def sample_bounds(samples: pa.Array, num_partitions: int) -> np.ndarray:
@@ -210,10 +216,17 @@ def sample_bounds(samples: pa.Array, num_partitions: int) -> np.ndarray:
 
 
 def range_partition_ids(table: pa.Table, order, bounds: np.ndarray) -> np.ndarray:
-    """The partition of each row for a global sort on ``order`` (its first key)."""
+    """The partition of each row for a global sort on ``order`` (its first key): numeric keys by a
+    compiled binary search over the bounds, others (strings) by ``numpy.searchsorted``."""
     keys = _one_chunk(evaluate(order.child, table))
     last = len(bounds)
-    ids = np.full(len(keys), 0 if order.effective_nulls_first else last, dtype=np.int32)
+    null_partition = 0 if order.effective_nulls_first else last
+    numeric = _numeric(keys)
+    if pa.types.is_integer(numeric.type) or pa.types.is_floating(numeric.type):
+        valid = numeric.is_valid().to_numpy(zero_copy_only=False) if numeric.null_count else None
+        values = (numeric.fill_null(0) if valid is not None else numeric).to_numpy()
+        return partition_ids_by_range(values, valid, bounds, order.ascending, null_partition)
+    ids = np.full(len(keys), null_partition, dtype=np.int32)
     valid = keys.is_valid().to_numpy(zero_copy_only=False).astype(bool)
     positions = np.searchsorted(bounds, _sortable(keys.filter(valid)), side="left").astype(np.int32)
     ids[valid] = positions if order.ascending else last - positions

@@ -25,21 +25,35 @@ BATCH_BYTES = 1 << 18  # what a buffering operator reserves at a time
 _RUN_OPTIONS = pa.ipc.IpcWriteOptions(compression="lz4")
 
 
-def write_run(path: str, table: pa.Table, order: pa.Array | None = None) -> int:
-    """Write ``table`` as a run of batches, sorted already or in the row ``order`` given (taken a
-    batch at a time, so the sorted copy is never whole); return the bytes written to disk.
+def write_run(path: str, table: pa.Table) -> int:
+    """Write ``table``, sorted already, as a run of batches; return the bytes written to disk.
 
     A batch is about ``BATCH_BYTES`` in memory: merging holds one batch of every run at once, so
     the batch size, not the run size, is what a merge of many runs costs.
     """
-    rows = batch_rows(table)
     with pa.OSFile(path, "wb") as sink, pa.ipc.new_stream(sink, table.schema, options=_RUN_OPTIONS) as writer:
-        if order is None:
-            writer.write_table(table, max_chunksize=rows)
-        else:
-            for start in range(0, len(order), rows):
-                writer.write_table(table.take(order.slice(start, rows)))
+        writer.write_table(table, max_chunksize=batch_rows(table))
     return os.path.getsize(path)
+
+
+def take_in_order(parts: list[pa.Table], sort_indices: Callable[[pa.Table], pa.Array]) -> pa.Table:
+    """``parts`` as one table in the order ``sort_indices`` gives, gathered one column at a time.
+
+    Each column of ``parts`` is dropped as soon as its sorted copy exists, so the peak is the
+    input plus the order plus one column, where ``table.take(order)`` holds two copies of the
+    input. ``parts`` is emptied: the caller gives its rows up (the list held the last reference).
+    """
+    table = pa.concat_tables(parts, promote_options="permissive")
+    parts.clear()
+    order = sort_indices(table)
+    schema, columns = table.schema, table.columns
+    del table
+    gathered = []
+    for i in range(len(columns)):
+        column, columns[i] = columns[i], None
+        gathered.append(column.take(order))
+        del column
+    return pa.Table.from_arrays(gathered, schema=schema)
 
 
 def batch_rows(table: pa.Table, batch_bytes: int = BATCH_BYTES) -> int:
@@ -150,16 +164,17 @@ class SortedRunBuffer(MemoryConsumer):
     ``compact``, when given, shrinks the buffer in memory every ``COMPACT_EVERY`` tables (an
     aggregate merges its states). An in-memory step over the whole buffer (compacting, or finishing
     without spilling: ``fits_in_memory``) needs working memory besides the buffer, about
-    ``working_memory_factor`` times its bytes (pyarrow's hash grouping peaks near 5x its input, a
-    sort near 2x): it is reserved first, and when refused the buffer spills instead, so what the
-    process holds stays near what the task was granted. Leaving the ``with`` block releases the
-    memory and deletes the runs.
+    ``working_memory_factor`` times its bytes (pyarrow's hash grouping peaks near 5x its input; a
+    subclass that knows its step better overrides ``_working_memory``, as the sort's
+    ``ExternalSorter`` does): it is reserved first, and when refused the buffer spills instead, so
+    what the process holds stays near what the task was granted. A spill sorts the buffer with
+    ``take_in_order``. Leaving the ``with`` block releases the memory and deletes the runs.
 
-        with SortedRunBuffer(ctx, "ExternalSorter", spill_metric, sort_indices=order) as buffer:
+        with SortedRunBuffer(ctx, "HashAggregate", spill_metric, sort_indices=order) as buffer:
             for batch in input_batches(child, index, ctx):
                 buffer.insert(batch)
             if buffer.fits_in_memory():
-                result = sort(buffer.buffered_table(schema))
+                result = finish(buffer.buffered_table(schema))
             else:
                 result = merge_sorted_runs(buffer.runs, order)
     """
@@ -218,12 +233,11 @@ class SortedRunBuffer(MemoryConsumer):
     def spill(self, size: int, trigger: MemoryConsumer) -> int:
         if not self.buffered:
             return 0
-        table = pa.concat_tables(self.buffered, promote_options="permissive")
-        self.buffered = []
-        memory_bytes = table.nbytes
+        memory_bytes = sum(t.nbytes for t in self.buffered)
+        table = take_in_order(self.buffered, self.sort_indices)
         path = self.ctx.env.block_manager.temp_local_path()
         self.runs.append(path)
-        disk_bytes = write_run(path, table, self.sort_indices(table))
+        disk_bytes = write_run(path, table)
         del table  # before the memory is released: nothing must outlive its reservation
         record_spill(self.ctx, self.spill_metric, memory_bytes, disk_bytes)
         released = self.used

@@ -38,6 +38,7 @@ from typing import Callable
 import numpy as np
 import pyarrow as pa
 
+from engine.codegen.sorting import group_by_partition
 from engine.memory.spill import RUN_BATCH_ROWS
 from engine.memory.task_memory_manager import MemoryConsumer, TaskMemoryManager
 from engine.scheduler.events import ShuffleReadMetrics, ShuffleWriteMetrics
@@ -234,9 +235,9 @@ class ShuffleExternalSorter(MemoryConsumer):
     """A map task's rows grouped by reduce partition under an execution memory reservation
     (Spark's ``ShuffleExternalSorter``).
 
-    Each inserted batch is sorted by partition id at once and kept with where each partition
-    starts in it. When the task's memory is refused, everything buffered is spilled to one file in
-    the map output's own layout (per partition, an lz4 Arrow IPC stream; the offsets kept here) and
+    Each inserted batch is kept as it came, with its rows' order by partition id and where each
+    partition starts in that order. When the task's memory is refused, everything buffered is
+    spilled to one file in the map output's own layout (per partition, an lz4 Arrow IPC stream; the offsets kept here) and
     the memory released. The map output then takes each partition's block from the spills'
     segments and from the buffer in turn, so writing holds one segment at a time, never the map
     task's whole output.
@@ -257,18 +258,21 @@ class ShuffleExternalSorter(MemoryConsumer):
         self._options = options
         self._spill_path = spill_path
         self._on_spill = on_spill
-        self.buffered: list[tuple[pa.Table, np.ndarray]] = []  # (rows sorted by partition, partition starts)
+        self.buffered: list[tuple[pa.Table, np.ndarray, np.ndarray]] = []  # (rows, their partition order, starts)
         self.spills: list[tuple[str, list[int]]] = []  # (file, byte offset of each partition's segment)
 
     def insert(self, table: pa.Table, partition_ids: np.ndarray) -> None:
-        """Buffer ``table``'s rows, row i going to reduce partition ``partition_ids[i]``."""
+        """Buffer ``table``'s rows, row i going to reduce partition ``partition_ids[i]``.
+
+        The rows stay where they are; what is kept besides them is their order by partition (a
+        compiled counting sort, stable) and where each partition starts in it, reserved with them.
+        Each partition's rows are gathered from every buffered batch in one copy when written."""
         if not table.num_rows:
             return
-        self.reserve(table.nbytes)
+        order, starts = group_by_partition(partition_ids, self.num_partitions)
+        self.reserve(table.nbytes + order.nbytes)
         table = table.cast(self.schema) if table.schema != self.schema else table
-        counts = np.bincount(partition_ids, minlength=self.num_partitions)
-        starts = np.concatenate([[0], np.cumsum(counts)])
-        self.buffered.append((table.take(pa.array(np.argsort(partition_ids, kind="stable"))), starts))
+        self.buffered.append((table, order, starts))
 
     def spill(self, size: int, trigger: MemoryConsumer) -> int:
         if not self.buffered:
@@ -313,11 +317,16 @@ class ShuffleExternalSorter(MemoryConsumer):
                         yield pa.Table.from_batches([batch])
 
     def _buffered_rows(self, partition: int) -> Iterator[pa.Table]:
-        """The buffered rows of ``partition`` as one table (one copy of them, not many small batches)."""
-        slices = [table.slice(starts[partition], starts[partition + 1] - starts[partition])
-                  for table, starts in self.buffered if starts[partition + 1] > starts[partition]]
-        if slices:
-            yield pa.concat_tables(slices).combine_chunks()
+        """The buffered rows of ``partition`` as one table, gathered from every buffered batch in
+        map order by one ``take`` (one copy of them, not many small batches)."""
+        rows, first_row = [], 0
+        for table, order, starts in self.buffered:
+            if starts[partition + 1] > starts[partition]:
+                rows.append(order[starts[partition]:starts[partition + 1]].astype(np.int64) + first_row)
+            first_row += table.num_rows
+        if rows:
+            buffered = pa.concat_tables([table for table, _, _ in self.buffered])
+            yield buffered.take(pa.array(np.concatenate(rows)))
 
     def __exit__(self, *exc) -> None:
         super().__exit__(*exc)

@@ -131,6 +131,21 @@ def test_sort_reserves_working_memory_or_spills_instead(spark, conf, small_memor
     assert sort.metrics["peakMemory"].value <= 8 * MiB
 
 
+def test_sort_in_memory_reserves_its_scratch_and_one_column_not_a_second_copy(spark, conf, small_memory):
+    # 3.2 MB of rows: with the radix scratch (24 bytes a row) and one gathered column it needs
+    # 6.4 MB of the 8 MiB, so it sorts in memory (twice its rows as working memory would spill)
+    rng = np.random.default_rng(6)
+    table = pa.table({"k": rng.permutation(100_000), "a": np.arange(100_000), "b": np.arange(100_000) * 2,
+                      "c": rng.random(100_000)})
+    df = spark.createDataFrame(table).repartition(1).sortWithinPartitions("k")
+    rows = df.collect()
+    assert [r[0] for r in rows] == list(range(100_000))
+    assert [r[1] * 2 for r in rows] == [r[2] for r in rows]
+    sort = [n for n in df._qe.executed_plan.walk() if n.node_name == "Sort"][0]
+    assert sort.metrics["spillSize"].value == 0
+    assert 3_200_000 < sort.metrics["peakMemory"].value <= 8 * MiB
+
+
 class _Conf(dict):
     def get(self, key, default=None):
         return super().get(key, default)
