@@ -16,7 +16,11 @@ where NaN is above every other value.
 The ``final`` phase merges its input a batch at a time under an execution memory reservation
 (Spark's ``TungstenAggregationIterator``). When memory is refused, the states are sorted by key
 and spilled as a run; at the end the runs are merged in key order, a key's states are brought
-into one chunk (``_whole_groups``), merged and finished there, into a disk-backed result.
+into one chunk (``_whole_groups``), merged and finished there, into a disk-backed result. The merge
+of states is compiled (``engine.codegen.merge_aggregate``: an integer-key hash table, then one pass
+per buffer) when the keys are integer-like and the buffers numeric, and pyarrow's grouped
+aggregation otherwise. The buffered states are compacted (merged early) to save memory only while
+that removes enough rows (``AdaptiveCompaction``, ``spark.ember.sql.aggregate.compactionMinReduction``).
 """
 from __future__ import annotations
 
@@ -30,6 +34,7 @@ import pyarrow.compute as pc
 
 from engine.catalyst.expressions import AggregateFunction, AttributeReference, Expression, Literal
 from engine.codegen.aggregate import AggregateBuffer, CompiledAggregate, compile_aggregate
+from engine.codegen.merge_aggregate import merge_states
 from engine.codegen.pipeline import CodegenUnsupported
 from engine.execution.evaluator import evaluate
 from engine.execution.metrics import SQLMetric, metric
@@ -48,6 +53,11 @@ HASH_MAP_WORKING_MEMORY = 3.0
 # below this many rows a slice's fixed costs (a kernel call, a grouping) outweigh its work
 MIN_PARTIAL_ROWS = 8192
 _VARIABLE_WIDTH_BYTES = 16  # a string or binary value's guess: offsets and a short value
+# the final aggregate stops compacting its buffered states once a compaction removed less than this
+# share of their rows (see AdaptiveCompaction); 0 compacts always. Spark has no such setting: its
+# final aggregate merges each row into its hash map once, and so never compacts
+COMPACTION_MIN_REDUCTION = "spark.ember.sql.aggregate.compactionMinReduction"
+DEFAULT_COMPACTION_MIN_REDUCTION = 0.5
 
 
 def buffer_names(fn: AggregateFunction) -> tuple[str, ...]:
@@ -192,8 +202,10 @@ class HashAggregateExec(SparkPlan):
     def _final(self, index: int, ctx) -> pa.Table:
         """Merge the partial states of partition ``index``, spilling them sorted by key when refused memory."""
         states_schema = empty_table(self.child.output).schema
+        min_reduction = float(ctx.env.conf.get(COMPACTION_MIN_REDUCTION, DEFAULT_COMPACTION_MIN_REDUCTION))
+        compaction = AdaptiveCompaction(self._merge_states, min_reduction)
         with SortedRunBuffer(ctx, "HashAggregate", self.metrics["spillSize"], sort_indices=self._key_order,
-                             compact=self._merge_states, working_memory_factor=GROUPING_WORKING_MEMORY) as states:
+                             compact=compaction, working_memory_factor=GROUPING_WORKING_MEMORY) as states:
             for batch in input_batches(self.child, index, ctx):
                 states.insert(batch)
             if states.fits_in_memory():
@@ -294,15 +306,19 @@ class HashAggregateExec(SparkPlan):
         return self._group(columns, specs, names)
 
     def _merge_states(self, table: pa.Table) -> pa.Table:
-        """Combine the partial buffers of each group into one row of buffers."""
-        columns = {a.column_key: table.column(a.column_key) for a in self.key_attrs}
-        specs, names = [], []
-        for fn, attrs in zip(self.functions, self.buffer_attrs):
-            for buffer, attr in zip(buffer_names(fn), attrs):
-                columns[attr.column_key] = table.column(attr.column_key)
-                merge = "sum" if buffer in ("sum", "count") else buffer
-                specs.append((attr.column_key, merge))
-                names.append(attr.column_key)
+        """Combine the partial buffers of each group into one row of buffers: compiled
+        (``engine.codegen.merge_aggregate``) over integer-like keys and numeric buffers, else
+        pyarrow's grouped aggregation."""
+        keys = [a.column_key for a in self.key_attrs]
+        merges = [(attr.column_key, "sum" if buffer in ("sum", "count") else buffer)
+                  for fn, attrs in zip(self.functions, self.buffer_attrs)
+                  for buffer, attr in zip(buffer_names(fn), attrs)]
+        merged = merge_states(table, keys, merges)
+        if merged is not None:
+            return merged
+        columns = {k: table.column(k) for k in keys} | {column: table.column(column) for column, _ in merges}
+        specs = list(merges)
+        names = [column for column, _ in merges]
         if not specs:
             columns.setdefault("__rows", pa.nulls(table.num_rows, pa.int8()))
         return self._group(columns, specs, names)
@@ -352,6 +368,31 @@ class HashAggregateExec(SparkPlan):
 
     def simple_string(self) -> str:
         return f"HashAggregate{self.arguments()}"
+
+
+class AdaptiveCompaction:
+    """The final aggregate's compaction of its buffered states, which gives up when it does not pay.
+
+    Merging the states buffered so far shrinks the buffer when map tasks sent the same keys; when
+    their keys are mostly distinct (a high-cardinality group-by, such as one group per order) a
+    compaction removes few rows, and every later one would merge the same rows again, only for the
+    last merge to do it once more. So after a compaction that removed less than ``min_reduction``
+    of its rows, the states are left as they are until the end.
+    """
+
+    def __init__(self, merge: Callable[[pa.Table], pa.Table], min_reduction: float):
+        if not 0 <= min_reduction <= 1:
+            raise ValueError(f"{COMPACTION_MIN_REDUCTION} must be between 0 and 1, not {min_reduction}")
+        self.merge, self.min_reduction = merge, min_reduction
+        self.stopped = False
+
+    def __call__(self, states: pa.Table) -> pa.Table:
+        if self.stopped:
+            return states
+        merged = self.merge(states)
+        if merged.num_rows > (1 - self.min_reduction) * states.num_rows:
+            self.stopped = True
+        return merged
 
 
 def _fixed_width(data_type: pa.DataType) -> int:

@@ -1,9 +1,15 @@
 """The join algorithm shared by Ember's join operators, and the planner's key extraction.
 
-A join first finds the matching (left row, right row) index pairs — with pyarrow's hash join
-over the key columns, or every pair when there are no equi-keys — then filters the pairs by any
+A join first finds the matching (left row, right row) index pairs, then filters the pairs by any
 residual condition, then adds the unmatched rows the join type keeps, padded with nulls. Rows
-are gathered once, with ``take``, at the end.
+are gathered once, with ``take``, at the end. The pairs come from:
+
+* the compiled hash join (``engine.codegen.join``) when every key is integer-like: the build side
+  becomes a ``HashedRelation`` (or arrives built, from a broadcast) and the stream side probes it.
+  A semi or anti join without a residual needs only which stream rows matched, and a join in
+  which every stream row matched one build row gathers only the build side;
+* pyarrow's hash join over the key columns for other keys (strings, doubles);
+* every pair when there are no equi-keys (a nested loop join).
 """
 from __future__ import annotations
 
@@ -12,6 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from engine.catalyst.expressions import Comparison, Expression, conjunction, split_conjuncts
+from engine.codegen.join import HashedRelation, Probe, build_hashed_relation
 from engine.execution.evaluator import evaluate
 
 
@@ -49,20 +56,56 @@ def _matching_pairs(left: pa.Table, right: pa.Table, left_keys, right_keys):
     return (joined.column("__l").to_numpy(), joined.column("__r").to_numpy())
 
 
+def hashed_relation(build: pa.Table, build_keys) -> HashedRelation | None:
+    """The build side's compiled relation over its join keys; None when a key is not integer-like."""
+    return build_hashed_relation([evaluate(k, build) for k in build_keys]) if build_keys else None
+
+
+def _probe(left: pa.Table, right: pa.Table, left_keys, right_keys, build_side: str,
+           relation: HashedRelation | None) -> Probe | None:
+    if not left_keys:
+        return None
+    build, build_keys, stream, stream_keys = ((right, right_keys, left, left_keys) if build_side == "right"
+                                              else (left, left_keys, right, right_keys))
+    if relation is None:
+        relation = hashed_relation(build, build_keys)
+    return relation.probe([evaluate(k, stream) for k in stream_keys]) if relation is not None else None
+
+
 def _gather(left: pa.Table, right: pa.Table, li, ri) -> pa.Table:
-    lt = left.take(li)
-    rt = right.take(ri)
+    """The rows ``li`` of ``left`` beside the rows ``ri`` of ``right``; None takes a side whole."""
+    lt = left if li is None else left.take(li)
+    rt = right if ri is None else right.take(ri)
     return pa.Table.from_arrays(lt.columns + rt.columns, names=lt.column_names + rt.column_names)
 
 
-def _with_nulls(indices: np.ndarray, count: int) -> pa.Array:
-    return pa.concat_arrays([pa.array(indices, pa.int64()), pa.nulls(count, pa.int64())])
+def _unmatched(num_rows: int, matched_rows: np.ndarray) -> np.ndarray:
+    mask = np.ones(num_rows, dtype=bool)
+    mask[matched_rows] = False
+    return np.flatnonzero(mask)
 
 
 def join_tables(left: pa.Table, right: pa.Table, left_keys, right_keys, join_type: str,
-                residual: Expression | None) -> pa.Table:
-    """Join two partitions; the result's columns are the left's then the right's (left only for semi/anti)."""
-    li, ri = _matching_pairs(left, right, left_keys, right_keys)
+                residual: Expression | None, build_side: str = "right",
+                relation: HashedRelation | None = None) -> pa.Table:
+    """Join two partitions; the result's columns are the left's then the right's (left only for semi/anti).
+
+    ``build_side`` is the side hashed (``relation``, when it was built already: a broadcast's).
+    """
+    probe = _probe(left, right, left_keys, right_keys, build_side, relation)
+    stream_is_left = build_side == "right"
+    if probe is not None and residual is None:
+        if join_type in ("left_semi", "left_anti") and stream_is_left:
+            return left.filter(pa.array(probe.matched if join_type == "left_semi" else ~probe.matched))
+        stream_keeps_all = join_type in ("inner", "left_outer" if stream_is_left else "right_outer")
+        if stream_keeps_all and probe.every_row_once:
+            build_rows = probe.pairs()[1]
+            return _gather(left, right, None, build_rows) if stream_is_left else _gather(left, right, build_rows, None)
+    if probe is not None:
+        stream_rows, build_rows = probe.pairs()
+        li, ri = (stream_rows, build_rows) if stream_is_left else (build_rows, stream_rows)
+    else:
+        li, ri = _matching_pairs(left, right, left_keys, right_keys)
     if residual is not None and len(li):
         keep = pc.fill_null(evaluate(residual, _gather(left, right, li, ri)), False).to_numpy(zero_copy_only=False)
         li, ri = li[keep], ri[keep]
@@ -76,11 +119,11 @@ def join_tables(left: pa.Table, right: pa.Table, left_keys, right_keys, join_typ
         return left.filter(pa.array(matched if join_type == "left_semi" else ~matched))
     parts_l, parts_r = [pa.array(li, pa.int64())], [pa.array(ri, pa.int64())]
     if join_type in ("left_outer", "full_outer"):
-        unmatched = np.setdiff1d(np.arange(left.num_rows, dtype=np.int64), li, assume_unique=False)
+        unmatched = _unmatched(left.num_rows, li)
         parts_l.append(pa.array(unmatched, pa.int64()))
         parts_r.append(pa.nulls(len(unmatched), pa.int64()))
     if join_type in ("right_outer", "full_outer"):
-        unmatched = np.setdiff1d(np.arange(right.num_rows, dtype=np.int64), ri, assume_unique=False)
+        unmatched = _unmatched(right.num_rows, ri)
         parts_l.append(pa.nulls(len(unmatched), pa.int64()))
         parts_r.append(pa.array(unmatched, pa.int64()))
     return _gather(left, right, pa.concat_arrays(parts_l), pa.concat_arrays(parts_r))
