@@ -13,7 +13,7 @@ accumulables.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pyarrow as pa
 
@@ -109,6 +109,16 @@ class FileSourceScanExec(SparkPlan):
         """Whether ``execute_partition(filter_rows=True)`` can leave out rows the pushed filters
         rule out (Parquet, with the native reader on)."""
         return self.reads_dictionary_columns and self.native_reader and bool(self.scan.pushed_filters)
+
+    def reading_only(self, attrs) -> FileSourceScanExec:
+        """This scan reading only ``attrs`` of its columns (at least one), over the same files and
+        tasks and adding to the same metrics: a range exchange's sampling job needs its sort key,
+        not the rows it will shuffle (Spark's sampling job reads them all)."""
+        wanted = {a.expr_id for a in attrs}
+        keep = tuple(a for a in self.output if a.expr_id in wanted) or self.output[:1]
+        narrowed = replace(self, scan=replace(self.scan, scan_output=keep))
+        narrowed.metrics = self.metrics
+        return narrowed
 
     def execute_partition(self, index: int, ctx, dictionary_columns: frozenset[str] = frozenset(),
                           filter_rows: bool = False) -> pa.Table:

@@ -14,6 +14,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from engine.catalyst.expressions import AttributeReference
 from engine.codegen.hashing import partition_ids as hash_partition_ids
 from engine.codegen.sorting import partition_ids_by_range
 from engine.execution.evaluator import evaluate
@@ -25,7 +26,9 @@ from engine.execution.partitioning import (
     RoundRobinPartitioning,
     SinglePartition,
 )
+from engine.execution.project_exec import ProjectExec
 from engine.execution.spark_plan import SparkPlan
+from engine.execution.whole_stage_codegen_exec import WholeStageCodegenExec
 from engine.memory.spill import input_batches
 
 
@@ -108,7 +111,7 @@ class ShuffleExchangeExec(SparkPlan):
                 return keys
             return keys.take(pa.array(np.linspace(0, len(keys) - 1, per_partition).astype(np.int64)))
 
-        samples = run_job(self.child, sample)
+        samples = run_job(_sampling_plan(self.child, first.child.references), sample)
         arrays = [s for s in samples if len(s)]
         values = pa.concat_arrays(arrays) if arrays else pa.array([], pa.int64())
         self.range_bounds = sample_bounds(values, self.partitioning.num_partitions)
@@ -203,6 +206,17 @@ def _numeric(values: pa.Array) -> pa.Array:
 
 def _sortable(values: pa.Array) -> np.ndarray:
     return _numeric(values).to_numpy(zero_copy_only=False)
+
+
+def _sampling_plan(child: SparkPlan, keys) -> SparkPlan:
+    """What a range exchange's sampling job runs: ``child``, or, when ``child`` only passes a scan's
+    columns through (a fused stage of column-only Projects), that scan reading the sort key columns
+    alone (Spark's sampling job computes whole rows; only their keys are ever looked at)."""
+    node = child
+    while isinstance(node, WholeStageCodegenExec) or (
+            isinstance(node, ProjectExec) and all(isinstance(e, AttributeReference) for e in node.project_list)):
+        node = node.child
+    return node.reading_only(keys) if hasattr(node, "reading_only") else child
 
 
 def sample_bounds(samples: pa.Array, num_partitions: int) -> np.ndarray:

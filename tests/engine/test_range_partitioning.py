@@ -42,3 +42,23 @@ def test_nan_sorts_above_every_number_and_dates_partition_by_day():
 def test_string_keys_partition_as_numpy_orders_them():
     bounds = sample_bounds(pa.array(["b", "d", "f", "h"]), 2)
     assert _ids(pa.array(["a", "e", None, "z"]), StringType(), bounds) == [0, 0, 0, 1]
+
+
+def test_the_sampling_job_reads_only_the_sort_key_of_a_parquet_scan(spark, conf, tmp_path, recorded):
+    """The range exchange samples its first sort key; over a scan whose columns a fused Project only
+    passes through, the sampling job's tasks read that column alone, and the sort is still right."""
+    conf("spark.sql.adaptive.enabled", "false")
+    rng = np.random.default_rng(3)
+    n = 40_000
+    spark.createDataFrame(pa.table({"k": rng.integers(0, 10**6, n), "a": rng.normal(size=n),
+                                    "b": rng.normal(size=n), "c": rng.normal(size=n)})).write.parquet(str(tmp_path / "t"))
+    spark.bus.wait_until_empty()
+    recorded.events.clear()
+    rows = spark.read.parquet(str(tmp_path / "t")).select("k", "a", "b", "c").orderBy("k").toArrow()
+    assert rows.column("k").to_pylist() == sorted(rows.column("k").to_pylist())
+    spark.bus.wait_until_empty()
+    stage_input = {}
+    for e in recorded.of_type("SparkListenerTaskEnd"):
+        stage_input[e.stage_id] = stage_input.get(e.stage_id, 0) + e.task_metrics.input_bytes_read
+    sampling, map_side = sorted(stage_input)[:2]
+    assert 0 < stage_input[sampling] < stage_input[map_side] / 2
