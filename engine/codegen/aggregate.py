@@ -79,6 +79,7 @@ from engine.codegen.pipeline import (
     column_legend,
     kernel_module_head,
     _boolean_operand,
+    _chunks,
     _column,
     _column_validity,
     _column_values,
@@ -709,11 +710,6 @@ def _dictionary_encoded(column: pa.ChunkedArray) -> pa.ChunkedArray:
     if any(not c.dictionary.equals(first) for c in column.chunks[1:]):
         return pa.table({"k": column}).unify_dictionaries().column(0)
     return column
-
-
-def _chunks(table: pa.Table) -> list[pa.RecordBatch]:
-    """``table`` as record batches whose columns share their row ranges (zero-copy slices)."""
-    return [b for b in table.to_batches() if b.num_rows]
 
 
 def _flat(pairs) -> list[np.ndarray]:

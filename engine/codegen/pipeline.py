@@ -911,7 +911,10 @@ def _column_values(arr: pa.Array, attr: AttributeReference) -> np.ndarray:
 def _column_validity(arr: pa.Array) -> np.ndarray:
     if pa.types.is_dictionary(arr.type):
         arr = arr.dictionary_decode()
-    return _unpack_bits(arr.buffers()[0], arr.offset, len(arr))
+    validity = arr.buffers()[0]
+    if validity is None:             # a chunk without nulls in a column that has some elsewhere
+        return np.ones(len(arr), np.bool_)
+    return _unpack_bits(validity, arr.offset, len(arr))
 
 
 def _null_state(arr: pa.Array) -> str:
@@ -942,6 +945,11 @@ def _column(batch: Batch, attr: AttributeReference) -> pa.Array:
     if isinstance(col, pa.ChunkedArray):
         return col.chunk(0) if col.num_chunks == 1 else col.combine_chunks()
     return col
+
+
+def _chunks(table: pa.Table) -> list[pa.RecordBatch]:
+    """``table`` as record batches whose columns share their row ranges (zero-copy slices)."""
+    return [b for b in table.to_batches() if b.num_rows]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1081,23 +1089,29 @@ class CompiledPipeline(KernelFamily):
 
     # -- running ------------------------------------------------------------------------------
 
-    def run(self, table: Batch) -> list[pa.Array]:
-        """One Arrow array per output expression, for the rows where the condition is true."""
+    def run(self, table: Batch) -> list[pa.Array | pa.ChunkedArray]:
+        """One Arrow array per output expression, for the rows where the condition is true (a
+        column passed through from a table of several chunks stays chunked)."""
         return self.run_counted(table)[0]
 
-    def run_counted(self, table: Batch) -> tuple[list[pa.Array], int]:
-        """``run``, and how many rows were kept (the only result when there are no outputs)."""
-        n = table.num_rows
-        columns: dict[int, pa.Array] = {}
+    def run_counted(self, table: Batch) -> tuple[list[pa.Array | pa.ChunkedArray], int]:
+        """``run``, and how many rows were kept (the only result when there are no outputs).
 
-        def column(slot: int) -> pa.Array:
-            if slot not in columns:
-                columns[slot] = _column(table, self.input_attrs[slot])
-            return columns[slot]
+        A table of several chunks (a task's Parquet row groups) runs chunk by chunk into one
+        selection and one set of output arrays, with the kernel of the whole table's null pattern:
+        no column is copied into one contiguous array first, and a column passed through whole
+        stays chunked."""
+        if isinstance(table, pa.RecordBatch):
+            table = pa.Table.from_batches([table])
+        n = table.num_rows
+
+        def column(slot: int) -> pa.Array | pa.ChunkedArray:
+            col = table.column(table.schema.get_field_index(self.input_attrs[slot].column_key))
+            return col.chunk(0) if col.num_chunks == 1 else col
 
         if n == 0:
             self.last_count = 0
-            return [column(index) if kind == "column"
+            return [_column(table, self.input_attrs[index]) if kind == "column"
                     else pa.array([], type=self._computed[index].data_type.to_arrow())
                     for kind, index in self._plan], 0
 
@@ -1107,26 +1121,31 @@ class CompiledPipeline(KernelFamily):
         k, selection, computed = n, None, []
         if variant.has_kernel:
             kernel = self._kernel(variant)
-            args: list = [n]
-            for slot, state in variant.columns:
-                arr = column(slot)
-                args.append(_column_values(arr, self.input_attrs[slot]))
-                if state == "M":
-                    args.append(_column_validity(arr))
             if variant.has_selection:
                 selection = np.empty(n, np.int64)
-                args.append(selection)
             for j, e in enumerate(self._computed):
                 if isinstance(e.data_type, NullType):
                     computed.append(None)
                     continue
                 values = np.empty(n, _PHYSICAL[type(e.data_type)].numpy)
-                nulls = np.empty(n, np.bool_) if variant.out_nullable[j] else None
-                args.append(values)
-                if nulls is not None:
-                    args.append(nulls)
-                computed.append((values, nulls))
-            k = int(kernel.func(*args))
+                computed.append((values, np.empty(n, np.bool_) if variant.out_nullable[j] else None))
+            k = start = 0
+            for chunk in _chunks(table):
+                args: list = [chunk.num_rows]
+                for slot, state in variant.columns:
+                    arr = _column(chunk, self.input_attrs[slot])
+                    args.append(_column_values(arr, self.input_attrs[slot]))
+                    if state == "M":
+                        args.append(_column_validity(arr))
+                if selection is not None:
+                    args.append(selection[k:])
+                for out in computed:
+                    if out is not None:
+                        args += [a[k:] for a in out if a is not None]
+                kept = int(kernel.func(*args))
+                if selection is not None and start:
+                    selection[k:k + kept] += start
+                k, start = k + kept, start + chunk.num_rows
 
         indices = pa.array(selection[:k]) if selection is not None and k < n else None
         result = []

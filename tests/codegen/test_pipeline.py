@@ -11,6 +11,7 @@ import math
 from concurrent.futures import ThreadPoolExecutor
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 
 from engine.catalyst.expressions import (
@@ -194,7 +195,7 @@ def check(pipeline, table, condition, outputs):
     assert len(result) == len(outputs)
     kept = [r for r in rows(table, C) if condition is None or evaluate(condition, r) is True]
     for out, arr in zip(outputs, result):
-        assert isinstance(arr, pa.Array)
+        assert isinstance(arr, (pa.Array, pa.ChunkedArray))   # a pass-through column of a chunked table stays chunked
         assert arr.type == out.data_type.to_arrow(), out
         assert len(arr) == len(kept), out
         got = arrow_values(arr, out.data_type)
@@ -335,3 +336,20 @@ def test_declared_non_nullable_column_has_no_validity_in_default_source():
     assert "c4_m" not in p.source
     p2 = compile_pipeline(ALL, None, (Arithmetic("*", x, D(2.0)),))
     assert "c3_m[i]" in p2.source
+
+
+def test_chunks_with_their_own_null_patterns_run_into_one_selection(table):
+    """A task's table of row groups: one chunk has no nulls in a column (no validity buffer), the
+    next is all null in it; the kernel of the whole column's pattern runs each chunk in turn and
+    the selection indexes the whole table."""
+    condition, outputs = FILTERS[0]
+    pipeline = compile_pipeline(ALL, condition, outputs)
+    first = table.slice(0, 120)
+    first = pa.table({name: pc.fill_null(col, pa.scalar(0, col.type)) if pa.types.is_integer(col.type) else col
+                      for name, col in zip(first.column_names, first.columns)})
+    second = table.slice(120)
+    second = pa.table({name: pa.nulls(len(second), col.type) if pa.types.is_integer(col.type) else col
+                       for name, col in zip(second.column_names, second.columns)})
+    chunked = pa.concat_tables([first, second])
+    assert chunked.column(0).num_chunks == 2
+    check(pipeline, chunked, condition, outputs)
