@@ -44,8 +44,13 @@ from engine.catalyst.expressions import (
     Literal,
     split_conjuncts,
 )
-from engine.codegen.jit import njit
-from engine.datasources.parquet_pages import NativeUnsupported, chunk_layout, decode_chunk, read_chunk_bytes
+from engine.codegen.jit import lazy_njit
+from engine.datasources.parquet_pages import (
+    NativeUnsupported,
+    chunk_layout,
+    decode_chunk,
+    read_chunk_bytes,
+)
 from engine.datasources.pruning import ColumnStats
 
 NATIVE_READER_ENABLED = "spark.ember.parquet.nativeReader.enabled"
@@ -97,9 +102,13 @@ def kept_rows(predicates: Sequence[ColumnPredicate], array: pa.Array) -> np.ndar
     bounds = _value_range(predicates, array.type)
     if bounds is None:
         return None
+    values = _values(array)
+    rows_in_range = _ROWS_IN_RANGE.get((values.dtype.name, bounds[0].dtype.name))
+    if rows_in_range is None:
+        return None
     valid = array.is_valid().to_numpy(zero_copy_only=False) if array.null_count else _NO_NULLS
     out = np.empty(len(array), np.int64)
-    count = _rows_in_range(_values(array), valid, *bounds, pa.types.is_floating(array.type), out)
+    count = rows_in_range(values, valid, *bounds, pa.types.is_floating(array.type), out)
     return None if count == len(array) else out[:count]
 
 
@@ -132,7 +141,6 @@ def _value_range(predicates: Sequence[ColumnPredicate], arrow_type: pa.DataType)
 _NO_NULLS = np.empty(0, np.bool_)
 
 
-@njit(cache=True)
 def _rows_in_range(values, valid, low, low_open, high, high_open, nan_passes, out):
     """Write the rows whose value lies in the range (and is not null, when ``valid`` is given)
     to ``out``; returns how many. A NaN passes when ``nan_passes``: Spark orders NaN above every
@@ -153,6 +161,17 @@ def _rows_in_range(values, valid, low, low_open, high, high_open, nan_passes, ou
         out[n] = i
         n += passes
     return n
+
+
+# ``_rows_in_range`` compiled for each (values, bounds) type pair the decoder's arrays and
+# ``_value_range`` produce, each on its first use: a Q6-like query compiles two of the six
+_RANGE_SIGNATURE = ("(Array({values}, 1, 'C', readonly=True), Array(boolean, 1, 'C', readonly=True), "
+                    "{bound}, boolean, {bound}, boolean, boolean, int64[::1])")
+_ROWS_IN_RANGE = {
+    (values, bound): lazy_njit(_RANGE_SIGNATURE.format(values=values, bound=bound))(_rows_in_range)
+    for values, bound in [("int32", "int64"), ("int64", "int64"), ("int32", "float64"), ("int64", "float64"),
+                          ("float32", "float64"), ("float64", "float64")]
+}
 
 
 def _values(array: pa.Array) -> np.ndarray:

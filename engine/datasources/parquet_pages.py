@@ -15,6 +15,11 @@ and DOUBLE, and BYTE_ARRAY strings whose pages are all dictionary-encoded, as di
 Page headers are Thrift compact-protocol structs; ``page_headers`` parses the few fields needed
 and skips the rest. The RLE / bit-packed hybrid decoder and the gathers are ``nogil`` numba
 functions: scan tasks run on executor threads.
+
+Every numba function here has one explicit signature (``lazy_njit``): whatever the column's type,
+it is compiled once into numba's disk cache, and only when a query first decodes a page, so a
+process that never uses this reader compiles nothing. Values travel as bytes and 32-bit words of
+the physical width rather than as numpy types, for the same reason.
 """
 from __future__ import annotations
 
@@ -27,7 +32,15 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from engine.codegen.jit import njit
+from engine.codegen.jit import lazy_njit
+
+# numba signature types (parsed by numba from these strings: only ``engine.codegen.jit`` imports it).
+# Inputs are declared read-only, which numba also accepts writable arrays for: one compile serves
+# both, where a signature inferred from the arguments would compile each function twice.
+_BYTES = "Array(uint8, 1, 'C', readonly=True)"
+_WORDS64 = "Array(uint64, 1, 'C', readonly=True)"
+_WORDS32 = "Array(uint32, 1, 'C', readonly=True)"
+_INDICES = "Array(int64, 1, 'C', readonly=True)"
 
 
 class NativeUnsupported(Exception):
@@ -66,7 +79,7 @@ _HEADER_FIELDS = 11
 _TRUNCATED, _UNSUPPORTED, _TABLE_FULL = -1, -2, -3   # what the parsers return instead of a position
 
 
-@njit(cache=True)
+@lazy_njit(f"({_BYTES}, int64)")
 def _varint(data, pos):
     """``(value, position after it)``; position ``_TRUNCATED`` when the bytes run out."""
     result = np.int64(0)
@@ -81,13 +94,13 @@ def _varint(data, pos):
     return result, _TRUNCATED
 
 
-@njit(cache=True)
+@lazy_njit(f"({_BYTES}, int64)")
 def _zigzag(data, pos):
     v, pos = _varint(data, pos)
     return (v >> 1) ^ -(v & 1), pos
 
 
-@njit(cache=True)
+@lazy_njit(f"({_BYTES}, int64, int64, boolean)")
 def _skip_primitive(data, pos, kind, in_collection):
     """The position after a value of a non-container type."""
     if kind == _BOOL_TRUE or kind == _BOOL_FALSE:
@@ -104,7 +117,7 @@ def _skip_primitive(data, pos, kind, in_collection):
     return _UNSUPPORTED
 
 
-@njit(cache=True)
+@lazy_njit(f"({_BYTES}, int64, int64)")
 def _skip_collection(data, pos, kind):
     """The position after a list, set or map whose elements are primitives (nothing a page
     header holds has others; ``_UNSUPPORTED`` otherwise)."""
@@ -116,12 +129,12 @@ def _skip_collection(data, pos, kind):
             return pos
         if pos >= data.shape[0]:
             return _TRUNCATED
-        key_kind, value_kind = data[pos] >> 4, data[pos] & 0x0F
+        key_kind, value_kind = np.int64(data[pos]) >> 4, np.int64(data[pos]) & 0x0F
         pos += 1
     else:
-        header = data[pos]
+        header = np.int64(data[pos])
         pos += 1
-        size = np.int64(header >> 4)
+        size = header >> 4
         if size == 15:
             size, pos = _varint(data, pos)
         key_kind = value_kind = header & 0x0F
@@ -132,7 +145,7 @@ def _skip_collection(data, pos, kind):
     return pos
 
 
-@njit(cache=True)
+@lazy_njit(f"({_BYTES}, int64, int64)")
 def _skip(data, pos, kind):
     """The position after a field's value of type ``kind``; structs nest to any depth."""
     if kind == _LIST or kind == _SET or kind == _MAP:
@@ -143,7 +156,7 @@ def _skip(data, pos, kind):
     while depth > 0:
         if pos < 0 or pos >= data.shape[0]:
             return _TRUNCATED
-        header = data[pos]
+        header = np.int64(data[pos])
         pos += 1
         if header == 0:
             depth -= 1
@@ -162,12 +175,12 @@ def _skip(data, pos, kind):
     return pos
 
 
-@njit(cache=True)
+@lazy_njit(f"({_BYTES}, int64, int64)")
 def _field_header(data, pos, last):
     """``(field id, type, position)`` of the next field of a struct; type 0 at its end."""
     if pos < 0 or pos >= data.shape[0]:
         return 0, 0, _TRUNCATED
-    header = data[pos]
+    header = np.int64(data[pos])
     pos += 1
     if header == 0:
         return 0, 0, pos
@@ -178,7 +191,7 @@ def _field_header(data, pos, last):
     return fid, header & 0x0F, pos
 
 
-@njit(cache=True)
+@lazy_njit("(int64, int64, int64)")
 def _nested_slot(which, fid, kind):
     """Which header-table column field ``fid`` of a nested page header fills, or -1.
     ``which`` is the PageHeader field holding it: 5 DataPageHeader, 7 DictionaryPageHeader,
@@ -194,7 +207,7 @@ def _nested_slot(which, fid, kind):
     return H_DEF_ENCODING if which == 5 and fid == 3 else -1
 
 
-@njit(cache=True)
+@lazy_njit(f"({_BYTES}, int64, int64[::1])")
 def _parse_page_header(data, pos, row):
     """Parse the PageHeader at ``pos`` into ``row``; returns the payload's position or an error."""
     row[H_DEF_ENCODING] = RLE
@@ -231,59 +244,53 @@ def _parse_page_header(data, pos, row):
             return pos
 
 
-@njit(cache=True)
-def page_headers(data, num_values, max_pages):
+def page_headers(data: np.ndarray, num_values: int, max_pages: int) -> tuple[np.ndarray, int]:
     """The header table of a column chunk's pages (``H_*`` columns; ``H_PAYLOAD`` is where a
     page's bytes start), up to the page that completes ``num_values`` values, and how many
     pages there are: negative (``_TRUNCATED``, ``_UNSUPPORTED``) when the headers cannot be read,
     ``_TABLE_FULL`` when there are more than ``max_pages``."""
     table = np.zeros((max_pages, _HEADER_FIELDS), np.int64)
+    return table, _read_page_headers(data, num_values, table)
+
+
+@lazy_njit(f"({_BYTES}, int64, int64[:, ::1])")
+def _read_page_headers(data, num_values, table):
+    """``page_headers`` into a zeroed ``table``, allocated by the caller (numba's ``np.zeros``
+    would add to the compile)."""
     pos = 0
     count = 0
     values = 0
     while values < num_values and pos < data.shape[0]:
-        if count == max_pages:
-            return table, _TABLE_FULL
+        if count == table.shape[0]:
+            return _TABLE_FULL
         row = table[count]
         payload = _parse_page_header(data, pos, row)
         if payload < 0:
-            return table, payload
+            return payload
         row[H_PAYLOAD] = payload
         pos = payload + row[H_COMPRESSED]
         if row[H_COMPRESSED] < 0 or pos > data.shape[0]:
-            return table, _TRUNCATED
+            return _TRUNCATED
         if row[H_TYPE] == DATA_PAGE or row[H_TYPE] == DATA_PAGE_V2:
             values += row[H_NUM_VALUES]
         count += 1
-    return table, count
+    return count
 
 
 # ---- numba kernels -----------------------------------------------------------------------------
 
-_NO_POSITIONS = np.empty(0, np.int64)   # _unpack's "every value, in order"
+_NO_POSITIONS = np.empty(0, np.int64)   # "every value, in order", for _unpack and decode_hybrid
 
 
-@njit(cache=True)
-def _bits_at_end(data, bit, bit_width):
-    """The ``bit_width`` bits of ``data`` from bit number ``bit`` on, read byte by byte: for the
-    last values of a buffer, where ``_unpack``'s 64-bit loads would run past its end."""
-    first = bit >> 3
-    offset = bit & 7
-    word = np.int64(0)
-    for j in range((offset + bit_width + 7) >> 3):
-        if first + j < data.shape[0]:
-            word |= np.int64(data[first + j]) << (8 * j)
-    return (word >> offset) & ((np.int64(1) << bit_width) - 1)
-
-
-@njit(cache=True)
+@lazy_njit(f"({_BYTES}, {_WORDS64}, int64, int64, int64, {_INDICES}, int64, uint32[::1], int64)")
 def _unpack(data, words, start_bit, bit_width, first, positions, count, out, out_start):
     """``out[out_start + i]`` = the bit-packed value number ``positions[i]`` - ``first`` (or
     number ``i`` when ``positions`` is empty) of the values packed from bit ``start_bit`` on,
     for ``i < count``. Parquet packs least significant bit first; ``words`` is ``data``'s whole
-    64-bit words, so a value costs two loads and shifts instead of a load per byte. The loop is
-    written out here because numba neither inlines a helper called per value nor keeps mixed
-    signed / unsigned arithmetic in integers (both measured several times slower)."""
+    64-bit words, so a value costs two loads and shifts instead of a load per byte, except for
+    the last values of a buffer, read byte by byte where 64-bit loads would run past its end. The
+    loops are written out here because numba neither inlines a helper called per value nor keeps
+    mixed signed / unsigned arithmetic in integers (both measured several times slower)."""
     mask = (np.uint64(1) << np.uint64(bit_width)) - np.uint64(1)
     width = np.uint64(bit_width)
     sequential = positions.shape[0] == 0
@@ -296,14 +303,19 @@ def _unpack(data, words, start_bit, bit_width, first, positions, count, out, out
             w = words[k] >> shift
             if shift + width > np.uint64(64):
                 w |= words[k + 1] << (np.uint64(64) - shift)
-            out[out_start + i] = np.int64(w & mask)
+            out[out_start + i] = np.uint32(w & mask)
     else:
         for i in range(count):
             bit = start_bit + (i if sequential else positions[i] - first) * bit_width
-            out[out_start + i] = _bits_at_end(data, bit, bit_width)
+            byte = bit >> 3
+            w = np.uint64(0)
+            for j in range(((bit & 7) + bit_width + 7) >> 3):
+                if byte + j < data.shape[0]:
+                    w |= np.uint64(data[byte + j]) << np.uint64(8 * j)
+            out[out_start + i] = np.uint32((w >> np.uint64(bit & 7)) & mask)
 
 
-@njit(cache=True)
+@lazy_njit(f"({_BYTES}, int64, int64)")
 def _run_header(data, pos, end):
     """A hybrid run's header varint and the position after it."""
     header = np.int64(0)
@@ -318,90 +330,53 @@ def _run_header(data, pos, end):
     return header, pos
 
 
-@njit(cache=True)
-def _packed_values(pos, end, groups, bit_width):
-    """How many of a bit-packed run's values lie wholly before ``end`` (all, unless truncated)."""
-    if bit_width == 0 or pos + groups * bit_width <= end:
-        return groups * 8
-    return max(0, (end - pos) * 8 // bit_width)
-
-
-@njit(cache=True)
-def _rle_value(data, pos, byte_width):
-    value = np.int64(0)
-    for k in range(byte_width):
-        value |= np.int64(data[pos + k]) << (8 * k)
-    return value
-
-
-@njit(cache=True)
-def decode_hybrid(data, words, pos, end, bit_width, out, count):
-    """Decode ``count`` values of the RLE / bit-packed hybrid encoding in ``data[pos:end]`` into
-    ``out[:count]``; returns how many were decoded (fewer when the bytes run out or are malformed).
-    ``words`` is ``data`` viewed as uint64 (its whole words)."""
-    n = 0
+@lazy_njit(f"({_BYTES}, {_WORDS64}, int64, int64, int64, {_INDICES}, int64, uint32[::1])")
+def decode_hybrid(data, words, pos, end, bit_width, positions, count, out):
+    """``out[i]`` = value number ``positions[i]`` (``positions`` non-decreasing; when empty,
+    value number ``i``) of the RLE / bit-packed hybrid encoding in ``data[pos:end]``, for
+    ``i < count``; returns how many were found (fewer when the bytes run out or are malformed).
+    ``words`` is ``data`` viewed as uint64 (its whole words). Only the values asked for are
+    unpacked: this is what makes decoding the codes of a 2%-selected column cheap."""
+    sequential = positions.shape[0] == 0
+    first = 0      # number of the first value of the current run
+    r = 0
     byte_width = (bit_width + 7) // 8
-    while n < count and pos < end:
+    while r < count and pos < end:
         header, pos = _run_header(data, pos, end)
         if header & 1:  # bit-packed: groups of 8 values
             groups = header >> 1
-            available = _packed_values(pos, end, groups, bit_width)
-            take = min(groups * 8, count - n, available)
-            _unpack(data, words, pos * 8, bit_width, 0, _NO_POSITIONS, take, out, n)
-            n += take
-            if take < min(groups * 8, count - n + take):
-                return n
-            pos += groups * bit_width
-        else:  # a run of one value, stored in the fewest whole bytes
-            if pos + byte_width > end:
-                return n
-            value = _rle_value(data, pos, byte_width)
-            pos += byte_width
-            take = min(header >> 1, count - n)
-            for i in range(take):
-                out[n + i] = value
-            n += take
-    return n
-
-
-@njit(cache=True)
-def decode_hybrid_at(data, words, pos, end, bit_width, positions, out):
-    """``out[i]`` = value number ``positions[i]`` of the RLE / bit-packed hybrid encoding in
-    ``data[pos:end]`` (``positions`` non-decreasing), unpacking only those values; returns how
-    many were found. This is what makes decoding the codes of a 2%-selected column cheap."""
-    first = 0      # number of the first value of the current run
-    r = 0
-    wanted = positions.shape[0]
-    byte_width = (bit_width + 7) // 8
-    while r < wanted and pos < end:
-        header, pos = _run_header(data, pos, end)
-        if header & 1:
-            groups = header >> 1
-            run_end = first + _packed_values(pos, end, groups, bit_width)
+            run_end = first + groups * 8
+            if bit_width and pos + groups * bit_width > end:   # cut short: the values wholly inside
+                run_end = first + (end - pos) * 8 // bit_width
             stop = r
-            while stop < wanted and positions[stop] < run_end:
-                stop += 1
+            if sequential:
+                stop = count if count < run_end else run_end
+            else:
+                while stop < count and positions[stop] < run_end:
+                    stop += 1
             if stop > r:
-                _unpack(data, words, pos * 8, bit_width, first, positions[r:stop], stop - r, out, r)
+                start_bit = pos * 8 + ((r - first) * bit_width if sequential else 0)
+                _unpack(data, words, start_bit, bit_width, first, positions[r:stop], stop - r, out, r)
                 r = stop
             if run_end < first + groups * 8:
                 return r
-            run_end = first + groups * 8
             pos += groups * bit_width
-        else:
+        else:  # a run of one value, stored in the fewest whole bytes
             if pos + byte_width > end:
                 return r
-            value = _rle_value(data, pos, byte_width)
+            value = np.uint32(0)
+            for k in range(byte_width):
+                value |= np.uint32(data[pos + k]) << np.uint32(8 * k)
             pos += byte_width
             run_end = first + (header >> 1)
-            while r < wanted and positions[r] < run_end:
+            while r < count and (r if sequential else positions[r]) < run_end:
                 out[r] = value
                 r += 1
         first = run_end
     return r
 
 
-@njit(cache=True)
+@lazy_njit(f"({_BYTES}, int64, int64, int64)")
 def _all_valid(data, pos, end, n):
     """Whether a page's definition levels (bit width 1) are one run of n 1s: no nulls, the
     common case, found without decoding them."""
@@ -409,7 +384,7 @@ def _all_valid(data, pos, end, n):
     return header & 1 == 0 and (header >> 1) >= n and pos < end and data[pos] == 1
 
 
-@njit(cache=True)
+@lazy_njit(f"({_BYTES}, int64, int32[::1])")
 def _byte_array_offsets(data, count, offsets):
     """Offsets of ``count`` PLAIN byte arrays (4-byte length, then the bytes) into ``offsets``;
     returns the position after the last one, or -1 when they run past the data."""
@@ -427,14 +402,23 @@ def _byte_array_offsets(data, count, offsets):
     return pos
 
 
-@njit(cache=True)
+@lazy_njit(f"({_BYTES}, int64, uint8[::1], int64, int64)")
+def _copy_bytes(source, source_start, target, target_start, count):
+    """``target[target_start:][:count] = source[source_start:][:count]``, written as a loop: numba's
+    slice assignment checks that the shapes match, and the code formatting its error message
+    (shapes to strings) took seconds of the first compile."""
+    for i in range(count):
+        target[target_start + i] = source[source_start + i]
+
+
+@lazy_njit(f"({_BYTES}, Array(int32, 1, 'C', readonly=True), uint8[::1])")
 def _copy_byte_arrays(data, offsets, out):
     """The bytes of the PLAIN byte arrays whose offsets were found, without their length prefixes."""
     pos = 0
     for i in range(offsets.shape[0] - 1):
         pos += 4
         length = offsets[i + 1] - offsets[i]
-        out[offsets[i]:offsets[i + 1]] = data[pos:pos + length]
+        _copy_bytes(data, pos, out, offsets[i], length)
         pos += length
 
 
@@ -450,7 +434,7 @@ _PAGE_ERRORS = {
 }
 
 
-@njit(cache=True)
+@lazy_njit(f"({_BYTES}, int64, int64, boolean, boolean, int64, int64)")
 def _page_layout(buf, start, end, is_v2, nullable, rep_length, def_length):
     """``(definition levels start, end, values start)`` of a decompressed page; -1s if malformed.
     A v1 page prefixes its levels with their byte length; a v2 page's header gives it."""
@@ -468,23 +452,29 @@ def _page_layout(buf, start, end, is_v2, nullable, rep_length, def_length):
     return start + 4, start + 4 + length, start + 4 + length
 
 
-@njit(cache=True)
+@lazy_njit(f"({_BYTES}, {_WORDS64}, {_INDICES}, Array(int64, 2, 'C', readonly=True), boolean, int64, "
+           f"{_WORDS32}, int64, {_INDICES}, boolean, uint8[::1], uint32[::1], uint8[::1], boolean, "
+           f"uint32[::1], int64[::1], int64[::1], uint32[::1])")
 def _decode_pages(buf, words, starts, pages, nullable, width, dictionary, dictionary_size, rows, all_rows,
-                  out, out_bytes, valid, codes_only):
+                  out, out_words, valid, codes_only, levels, wanted, slots, codes):
     """Decode the data pages of a column chunk (``pages``: header-table rows; ``starts``: where
     each page's decompressed bytes are in ``buf``) at ``rows`` (every row if ``all_rows``) into
-    ``out`` (its bytes are ``out_bytes``) and ``valid``; returns the rows written or an error.
+    ``out`` and ``valid``; returns the rows written or an error.
+
+    Values are ``width`` bytes (4 or 8), whatever their type: ``out`` is the output's bytes and
+    ``out_words`` the same bytes as 32-bit words, ``dictionary`` the dictionary page's values as
+    words. So one compiled function serves every column type, and a value is copied as one or two
+    words.
 
     Only the selected non-null rows' values are decoded: their index among the page's non-null
     values is counted from the definition levels, and dictionary codes are unpacked at those
-    indices only (``decode_hybrid_at``). String columns (``codes_only``) keep the codes."""
-    most = 1
-    for p in range(pages.shape[0]):
-        most = max(most, pages[p, H_NUM_VALUES])
-    levels = np.ones(most, np.uint8)
-    wanted = np.empty(most, np.int64)   # index among the page's non-null values, per selected row
-    slots = np.empty(most, np.int64)    # output slot of that row, within the page's output
-    codes = np.empty(most, np.int32)
+    indices only (``decode_hybrid``). String columns (``codes_only``) keep the codes.
+
+    ``levels``, ``wanted``, ``slots`` and ``codes`` are scratch space for a page's values (allocated
+    by the caller: numba's allocation functions would add to the compile): its definition
+    levels; per selected non-null row, its index among the page's non-null values, its output
+    slot within the page's output and its dictionary code."""
+    per = width >> 2                    # 32-bit words per value
     done = 0
     filled = 0
     r = 0
@@ -498,7 +488,7 @@ def _decode_pages(buf, words, starts, pages, nullable, width, dictionary, dictio
             return _BAD_LEVELS
         non_null = n
         if nullable and not _all_valid(buf, d0, d1, n):
-            if decode_hybrid(buf, words, d0, d1, 1, levels, n) != n:
+            if decode_hybrid(buf, words, d0, d1, 1, _NO_POSITIONS, n, levels) != n:
                 return _BAD_LEVELS
             non_null = 0
             for i in range(n):
@@ -531,7 +521,8 @@ def _decode_pages(buf, words, starts, pages, nullable, width, dictionary, dictio
                         slots[q] = k
                         q += 1
                     else:
-                        out[filled + k] = 0
+                        for w in range(per):
+                            out_words[(filled + k) * per + w] = 0
                     k += 1
                 count += levels[i]
         encoding = pages[p, H_ENCODING]
@@ -543,33 +534,32 @@ def _decode_pages(buf, words, starts, pages, nullable, width, dictionary, dictio
                     return _BAD_VALUES
                 bit_width = np.int64(buf[v0])
                 if dense:
-                    got = decode_hybrid(buf, words, v0 + 1, end, bit_width, codes, n)
+                    got = decode_hybrid(buf, words, v0 + 1, end, bit_width, _NO_POSITIONS, n, codes)
                 else:
-                    got = decode_hybrid_at(buf, words, v0 + 1, end, bit_width, wanted[:q], codes)
+                    got = decode_hybrid(buf, words, v0 + 1, end, bit_width, wanted[:q], q, codes)
                 if got != q:
                     return _BAD_VALUES
                 for j in range(q):
-                    if codes[j] < 0 or codes[j] >= dictionary_size:
+                    if codes[j] >= dictionary_size:
                         return _BAD_INDEX
-                slot = filled
                 for j in range(q):
-                    if not dense:
-                        slot = filled + slots[j]
+                    slot = filled + (j if dense else slots[j])
                     if codes_only:
-                        out[slot] = codes[j]
+                        out_words[slot] = codes[j]
+                    elif per == 1:
+                        out_words[slot] = dictionary[codes[j]]
                     else:
-                        out[slot] = dictionary[codes[j]]
-                    slot += 1
+                        code = 2 * np.int64(codes[j])
+                        out_words[2 * slot] = dictionary[code]
+                        out_words[2 * slot + 1] = dictionary[code + 1]
         elif encoding == PLAIN and not codes_only:
             if v0 + non_null * width > end:
                 return _BAD_VALUES
             if dense:
-                out_bytes[filled * width:(filled + n) * width] = buf[v0:v0 + n * width]
+                _copy_bytes(buf, v0, out, filled * width, n * width)
             else:
                 for j in range(q):
-                    source = v0 + wanted[j] * width
-                    target = (filled + slots[j]) * width
-                    out_bytes[target:target + width] = buf[source:source + width]
+                    _copy_bytes(buf, v0 + wanted[j] * width, out, (filled + slots[j]) * width, width)
         else:
             return _BAD_ENCODING
         filled += m
@@ -683,21 +673,23 @@ class _ChunkDecoder:
         self._check_encodings(pages)
         buf, starts = self._decompress_pages(pages)
         size = self.layout.num_values if self.rows is None else len(self.rows)
-        out = np.empty(size, self.dtype)
+        out = np.empty(size * self.dtype.itemsize, np.uint8)
         valid = np.ones(size, np.uint8) if self.layout.nullable else np.empty(0, np.uint8)
-        if self.strings:
-            dictionary, dictionary_size = np.empty(0, np.int32), -1 if self.dictionary is None else len(self.dictionary)
+        dictionary_size = -1 if self.dictionary is None else len(self.dictionary)
+        if self.strings or self.dictionary is None:
+            dictionary = np.empty(0, np.uint32)
         else:
-            dictionary = self.dictionary if self.dictionary is not None else np.empty(0, self.dtype)
-            dictionary_size = -1 if self.dictionary is None else len(self.dictionary)
-        rows = self.rows if self.rows is not None else np.empty(0, np.int64)
+            dictionary = self.dictionary.view(np.uint32)
+        rows = np.empty(0, np.int64) if self.rows is None else np.ascontiguousarray(self.rows, np.int64)
         words = buf[:len(buf) // 8 * 8].view(np.uint64)
+        most = int(pages[:, H_NUM_VALUES].max(initial=1))   # values in the largest page
         written = _decode_pages(buf, words, starts, pages, self.layout.nullable, self.dtype.itemsize, dictionary,
-                                dictionary_size, rows, self.rows is None, out, out.view(np.uint8), valid,
-                                self.strings)
+                                dictionary_size, rows, self.rows is None, out, out.view(np.uint32), valid,
+                                self.strings, np.empty(most, np.uint32), np.empty(most, np.int64),
+                                np.empty(most, np.int64), np.empty(most, np.uint32))
         if written < 0:
             raise CorruptPage(_PAGE_ERRORS[written])
-        return self._array(out, valid.view(np.bool_) if self.layout.nullable else None)
+        return self._array(size, out, valid.view(np.bool_) if self.layout.nullable else None)
 
     def _headers(self) -> np.ndarray:
         max_pages = 128
@@ -779,8 +771,8 @@ class _ChunkDecoder:
                 raise CorruptPage("dictionary page holds fewer values than its header says")
             self.dictionary = np.frombuffer(raw, self.dtype, n)
 
-    def _array(self, out: np.ndarray, valid: np.ndarray | None) -> pa.Array:
-        n = len(out)
+    def _array(self, n: int, out: np.ndarray, valid: np.ndarray | None) -> pa.Array:
+        """The Arrow array of ``n`` values whose bytes are ``out``."""
         bitmap, nulls = None, 0
         if valid is not None and not valid.all():
             nulls = n - int(np.count_nonzero(valid))

@@ -6,6 +6,8 @@ from __future__ import annotations
 import datetime as dt
 import math
 import os
+import subprocess
+import sys
 
 import duckdb
 import numpy as np
@@ -15,6 +17,8 @@ import pytest
 
 from engine.catalyst.expressions import AttributeReference, Comparison, IsNotNull, Literal
 from engine.catalyst.logical import PartitionedFile
+from engine.codegen.jit import LazyKernel
+from engine.datasources import parquet, parquet_late, parquet_pages
 from engine.datasources.parquet import read_parquet_split
 from engine.datasources.parquet_late import (
     NATIVE_READER_ENABLED,
@@ -34,7 +38,6 @@ from engine.datasources.parquet_pages import (
     chunk_layout,
     decode_chunk,
     decode_hybrid,
-    decode_hybrid_at,
     page_headers,
     read_chunk_bytes,
 )
@@ -220,15 +223,83 @@ def test_hybrid_decoding_all_values_and_selected_ones(bit_width):
     data = _hybrid_bytes(1, packed, bit_width)
     expected = [1] * 10 + packed
     words = data[:len(data) // 8 * 8].view(np.uint64)
-    out = np.empty(len(expected), np.int64)
-    assert decode_hybrid(data, words, 0, len(data), bit_width, out, len(expected)) == len(expected)
+    every = np.empty(0, np.int64)
+    out = np.empty(len(expected), np.uint32)
+    assert decode_hybrid(data, words, 0, len(data), bit_width, every, len(expected), out) == len(expected)
     assert out.tolist() == expected
     positions = np.array([0, 9, 10, 11, 40, 40, len(expected) - 1], np.int64)
-    picked = np.empty(len(positions), np.int64)
-    assert decode_hybrid_at(data, words, 0, len(data), bit_width, positions, picked) == len(positions)
+    picked = np.empty(len(positions), np.uint32)
+    assert decode_hybrid(data, words, 0, len(data), bit_width, positions, len(positions), picked) == len(positions)
     assert picked.tolist() == [expected[p] for p in positions]
     truncated = len(data) - bit_width   # the last group of 8 values is cut off
-    assert decode_hybrid(data, words, 0, truncated, bit_width, out, len(expected)) == len(expected) - 8
+    assert decode_hybrid(data, words, 0, truncated, bit_width, every, len(expected), out) == len(expected) - 8
+    assert decode_hybrid(data, words, 0, truncated, bit_width, positions, len(positions), picked) == len(positions) - 1
+
+
+def _compiled_numba_functions():
+    """Every numba function of the decoder compiled so far in this process, by name."""
+    lazy = {f"_rows_in_range{types}": k for types, k in parquet_late._ROWS_IN_RANGE.items()}
+    found = {}
+    for name, value in {**vars(parquet_pages), **lazy}.items():
+        if isinstance(value, LazyKernel):
+            value = value._dispatcher
+        if hasattr(value, "signatures"):
+            found[name] = value
+    return found
+
+
+def test_each_numba_function_compiles_once_whatever_the_column_types(tmp_path):
+    """Every type, nulls or not, selected rows or all, strings as codes: one signature each, and
+    numba refuses to compile another (explicit signatures), rather than compiling a variant."""
+    path = str(tmp_path / "t.parquet")
+    for nulls in ("none", "some"):
+        pf = _write(path, _table(nulls), dictionary_pagesize_limit=256)
+        for name in NUMERIC:
+            array = _native(path, pf, 0, name)
+            _native(path, pf, 0, name, np.array([3, 700], np.int64))
+            kept_rows([ColumnPredicate(">", 1), ColumnPredicate("<", 2.5)], array)
+            kept_rows([ColumnPredicate(None)], array)
+        _native(path, pf, 0, "s", as_dictionary=True)
+    compiled = _compiled_numba_functions()
+    assert {"_read_page_headers", "_decode_pages", "decode_hybrid", "_copy_byte_arrays"} <= compiled.keys()
+    assert {name: len(d.signatures) for name, d in compiled.items()} == dict.fromkeys(compiled, 1)
+    with pytest.raises(TypeError):
+        compiled["decode_hybrid"](np.zeros(8, np.uint8), np.zeros(1, np.uint64), 0, 8, 1,
+                                  np.empty(0, np.int64), 1, np.empty(1, np.int64))   # int64 output
+
+
+_READ_WITHOUT_THE_DECODER = """
+import os, sys
+from engine.catalyst.logical import PartitionedFile
+from engine.codegen.jit import LazyKernel
+from engine.datasources import parquet_late, parquet_pages
+from engine.datasources.parquet import read_parquet_split
+from engine.datasources.splits import FileSplit
+import pyarrow as pa
+path = sys.argv[1]
+split = FileSplit(PartitionedFile(path, os.path.getsize(path), ()), 0, os.path.getsize(path))
+table, _ = read_parquet_split([split], [("i64", pa.int64(), "i64")], (), (), frozenset())
+assert table.num_rows > 0
+kernels = [v for v in vars(parquet_pages).values() if isinstance(v, LazyKernel)]
+kernels += list(parquet_late._ROWS_IN_RANGE.values())
+print(len(kernels), sum(k._dispatcher is not None for k in kernels))
+"""
+
+
+def test_a_process_that_does_not_decode_pages_compiles_none_of_the_decoder(tmp_path):
+    """Importing the reader and scanning Parquet through pyarrow leaves every numba function of
+    the decoder uncompiled and numba's (empty) cache without a trace of them: they compile on
+    first use, not at import."""
+    path = str(tmp_path / "t.parquet")
+    pq.write_table(_table("some"), path)
+    cache = tmp_path / "numba-cache"
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    done = subprocess.run([sys.executable, "-c", _READ_WITHOUT_THE_DECODER, path], capture_output=True,
+                          text=True, cwd=root, env={**os.environ, "NUMBA_CACHE_DIR": str(cache)})
+    assert done.returncode == 0, done.stderr
+    kernels, compiled = map(int, done.stdout.split())
+    assert kernels > 10 and compiled == 0
+    assert not [p.name for p in cache.rglob("*") if "parquet_" in p.name]
 
 
 def test_column_predicates_and_kept_rows_are_conservative():
@@ -259,6 +330,29 @@ def test_estimated_selectivity_from_statistics():
 def _split(path: str) -> FileSplit:
     size = os.path.getsize(path)
     return FileSplit(PartitionedFile(path, size, ()), 0, size)
+
+
+@pytest.fixture(autouse=True)
+def late_reads_of_small_row_groups(monkeypatch):
+    """The files here have row groups of hundreds of rows: below LATE_MIN_ROWS the scan reads them
+    whole with pyarrow, so the tests of the late path lower the bar to reach it."""
+    monkeypatch.setattr(parquet, "LATE_MIN_ROWS", 0)
+
+
+def test_small_row_groups_are_read_whole_by_pyarrow(tmp_path, monkeypatch):
+    monkeypatch.setattr(parquet, "LATE_MIN_ROWS", 1001)
+    path = str(tmp_path / "t.parquet")
+    table = _table("some")
+    pq.write_table(table, path, row_group_size=1000)
+    x = AttributeReference("i64", LongType())
+    cols = [(n, table.schema.field(n).type, n) for n in ("i32", "i64")]
+    few = (Comparison("<", x, Literal(5 * 1_000_003, LongType())),)
+    whole, _ = read_parquet_split([_split(path)], cols, (), few, frozenset())   # row groups skipped by stats only
+    small, _ = read_parquet_split([_split(path)], cols, (), few, frozenset(), few)
+    assert small.num_rows == whole.num_rows
+    monkeypatch.setattr(parquet, "LATE_MIN_ROWS", 1000)
+    late, _ = read_parquet_split([_split(path)], cols, (), few, frozenset(), few)
+    assert late.num_rows < whole.num_rows / 4
 
 
 def test_late_read_returns_every_row_that_passes_and_counts_all_rows(tmp_path):
