@@ -38,26 +38,26 @@ _C2 = 0x1B873593
 _JAVA_NAN_BITS = 0x7FF8000000000000   # Double.doubleToLongBits(NaN)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _rotl32(x, r):
     return ((x << r) | (x >> (32 - r))) & _MASK
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _mix_k1(k1):
     k1 = (k1 * _C1) & _MASK
     k1 = _rotl32(k1, 15)
     return (k1 * _C2) & _MASK
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _mix_h1(h1, k1):
     h1 ^= k1
     h1 = _rotl32(h1, 13)
     return (h1 * 5 + 0xE6546B64) & _MASK
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _fmix(h1, length):
     h1 ^= length
     h1 ^= h1 >> 16
@@ -68,12 +68,12 @@ def _fmix(h1, length):
     return h1
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _hash_int(value, seed):
     return _fmix(_mix_h1(seed, _mix_k1(value & _MASK)), 4)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _hash_long(value, seed):
     h1 = _mix_h1(seed, _mix_k1(value & _MASK))
     h1 = _mix_h1(h1, _mix_k1((value >> 32) & _MASK))
