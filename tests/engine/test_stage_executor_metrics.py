@@ -55,3 +55,14 @@ def test_each_stage_ends_with_the_peak_metrics_of_each_executor_that_ran_it(tmp_
 def test_stage_executor_metrics_are_off_by_default_as_in_spark(tmp_path):
     events = _run("local[2]", tmp_path, log_stage_metrics=False)
     assert not [e for e in events if e["Event"] == "SparkListenerStageExecutorMetrics"]
+
+
+def test_process_metrics_reuse_one_psutil_handle_per_process():
+    """Every task samples twice; making a psutil handle reads /proc for the start time each time."""
+    from engine.executor import task_runner
+
+    first = task_runner.sample_process_metrics()
+    hits = task_runner._process.cache_info().hits
+    second = task_runner.sample_process_metrics()
+    assert task_runner._process.cache_info().hits == hits + 1
+    assert first["ProcessTreePythonRSSMemory"] > 0 and second["ProcessTreePythonVMemory"] > 0
