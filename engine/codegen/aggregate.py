@@ -78,6 +78,7 @@ from engine.codegen.pipeline import (
     KernelFamily,
     column_legend,
     kernel_module_head,
+    _batch_column,
     _boolean_operand,
     _chunks,
     _column,
@@ -667,7 +668,7 @@ class CompiledAggregate(KernelFamily):
         dictionary (every chunk's codes index the same one)."""
         dictionaries = {}
         for j, (codes_slot, key) in self._dictionary_keys.items():
-            encoded = _dictionary_encoded(table.column(table.schema.get_field_index(key.column_key)))
+            encoded = _dictionary_encoded(_batch_column(table, key))
             codes = pa.chunked_array([c.indices for c in encoded.chunks], pa.int32())
             table = table.append_column(self.input_attrs[codes_slot].column_key, codes)
             dictionaries[j] = encoded.chunk(0).dictionary

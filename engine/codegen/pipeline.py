@@ -936,12 +936,17 @@ def _to_arrow(values: np.ndarray, nulls: np.ndarray | None, k: int, arrow_type: 
     return pa.Array.from_buffers(arrow_type, k, [validity, data], null_count)
 
 
-def _column(batch: Batch, attr: AttributeReference) -> pa.Array:
+def _batch_column(batch: Batch, attr: AttributeReference) -> pa.Array | pa.ChunkedArray:
+    """``attr``'s column of ``batch`` as it is stored (a table's may be chunked)."""
     key = attr.column_key
     index = batch.schema.get_field_index(key)
     if index < 0:
         raise KeyError(f"column {key} ({attr}) is not in the batch; it has {batch.schema.names}")
-    col = batch.column(index)
+    return batch.column(index)
+
+
+def _column(batch: Batch, attr: AttributeReference) -> pa.Array:
+    col = _batch_column(batch, attr)
     if isinstance(col, pa.ChunkedArray):
         return col.chunk(0) if col.num_chunks == 1 else col.combine_chunks()
     return col
@@ -1106,7 +1111,7 @@ class CompiledPipeline(KernelFamily):
         n = table.num_rows
 
         def column(slot: int) -> pa.Array | pa.ChunkedArray:
-            col = table.column(table.schema.get_field_index(self.input_attrs[slot].column_key))
+            col = _batch_column(table, self.input_attrs[slot])
             return col.chunk(0) if col.num_chunks == 1 else col
 
         if n == 0:

@@ -484,3 +484,12 @@ def test_a_parquet_scan_hands_string_keys_to_the_compiled_aggregate_encoded(spar
     con.register("t", table)
     expected = con.execute("SELECT s, sum(v), count(*) FROM t WHERE a > 0 GROUP BY s").fetchall()
     assert _sorted(df.collect()) == _sorted(expected)
+
+
+def test_a_missing_key_column_is_named_not_replaced_by_another():
+    """Looking a column up by a key the batch lacks must fail naming it (a -1 index would read the
+    batch's last column instead)."""
+    k, v = AttributeReference("k", StringType()), AttributeReference("v", LongType())
+    agg = compile_aggregate((k, v), None, (k,), (AggregateBuffer("sum", v, LongType()),))
+    with pytest.raises(KeyError, match=re.escape(f"column {k.column_key} ({k}) is not in the batch")):
+        agg.run(pa.table({v.column_key: [1, 2], "other": ["a", "b"]}))
