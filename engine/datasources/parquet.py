@@ -16,12 +16,14 @@ Reading a range follows Spark and parquet-mr:
   grouping by them) come back dictionary-encoded, straight from the Parquet dictionary pages.
   Decoding a low-cardinality string column to plain strings and encoding it again cost about
   four times the whole read of the column; every other consumer gets plain strings.
+* **Ember's page decoder**: row groups of at least :data:`NATIVE_MIN_ROWS` rows are decoded by
+  ``parquet_pages`` (numba), about twice as fast as pyarrow on TPC-H's lineitem; chunks it does
+  not handle (plain-encoded strings, nested columns, other codecs) by pyarrow. Smaller row groups
+  are read by pyarrow: the decoder's fixed Python cost per column chunk outweighs what it saves
+  (603 files of 10k rows: Q6 took 1.30 s this way against 0.56 s with pyarrow's whole reads).
 * **late materialization**: a consumer that applies the pushed filters again (a compiled stage
-  filtering the scan) may ask for ``row_filters``: a row group's predicate columns are then decoded
-  first by Ember's own page decoder, and the other columns only at the rows they select
-  (``parquet_late``, ``parquet_pages``). Only row groups of at least :data:`LATE_MIN_ROWS` rows:
-  the decoder's fixed Python cost per column chunk outweighs what a small row group saves (603
-  files of 10k rows: Q6 took 1.30 s this way against 0.56 s with pyarrow's whole reads).
+  filtering the scan) may ask for ``row_filters``: a large row group's predicate columns are then
+  decoded first, and the other columns only at the rows they select (``parquet_late``).
 
 INT96 timestamps (Spark's default output type) are read as microseconds.
 """
@@ -57,7 +59,7 @@ from engine.datasources.splits import FileSplit
 from engine.sql.errors import AnalysisException
 from engine.sql.types import DataType, from_arrow
 
-LATE_MIN_ROWS = 100_000  # smaller row groups are read whole by pyarrow, even under a selective filter
+NATIVE_MIN_ROWS = 100_000  # smaller row groups are read whole by pyarrow, even under a selective filter
 
 COMPRESSION_EXTENSIONS = {
     "none": "", "uncompressed": "", "snappy": ".snappy", "gzip": ".gz", "zstd": ".zstd",
@@ -171,7 +173,8 @@ def read_parquet_split(splits: Sequence[FileSplit], columns: Sequence[ScanColumn
                        partition_columns: Sequence[PartitionColumn | tuple] = (),
                        pushed_filters: Sequence[Expression] = (),
                        dictionary_columns: frozenset[str] = frozenset(),
-                       row_filters: Sequence[Expression] = ()) -> tuple[pa.Table, ScanMetrics]:
+                       row_filters: Sequence[Expression] = (),
+                       native_reader: bool = True) -> tuple[pa.Table, ScanMetrics]:
     """Read the rows of ``splits`` (one task's ranges) that the pushed filters may select.
 
     ``columns`` are ``(name, arrow_type, column_key)`` data columns and ``partition_columns``
@@ -179,7 +182,9 @@ def read_parquet_split(splits: Sequence[FileSplit], columns: Sequence[ScanColumn
     columns then the partition columns, named by their keys. Without ``row_filters`` rows are not
     filtered here: a row group is either skipped whole or returned whole. ``row_filters`` (pushed
     filters the caller applies again) let the reader drop rows they rule out, reading a row group
-    predicate columns first (``parquet_late``). The string columns whose keys are in
+    predicate columns first (``parquet_late``). Row groups of at least ``NATIVE_MIN_ROWS`` rows
+    are decoded by Ember's page decoder unless ``native_reader`` is off (then ``row_filters``
+    are ignored too); smaller ones by pyarrow. The string columns whose keys are in
     ``dictionary_columns`` are ``dictionary<int32, string>`` arrays (chunks may have different
     dictionaries: Arrow unifies them when the chunks are combined).
     """
@@ -220,17 +225,17 @@ def read_parquet_split(splits: Sequence[FileSplit], columns: Sequence[ScanColumn
         if not data_cols and not part_cols:
             rows_without_columns += num_rows
             continue
-        late = _predicates_by_file_name(predicates, fc, to_read)
-        sparse = [g for g in keep if late and fc.metadata.row_group(g).num_rows >= LATE_MIN_ROWS
-                  and estimated_selectivity(late, lambda name, g=g: fc.stats(g, name)) <= DENSE_SELECTION]
-        if sparse:
+        native = {g for g in keep if native_reader and to_read and fc.metadata.row_group(g).num_rows >= NATIVE_MIN_ROWS}
+        if native:
+            late = _predicates_by_file_name(predicates, fc, to_read)
             with open(split.file.path, "rb") as file:
                 source = RowGroupSource(split.file.path, file, pf, fc.types, fc.leaves)
                 encoded = frozenset(_dictionary_names(data_cols, dictionary_columns, fc))
                 for g in keep:
-                    if g in sparse:
-                        read, rows = read_row_group(source, g, to_read, late, encoded,
-                                                    lambda name, g=g: fc.stats(g, name))
+                    if g in native:
+                        stats_of = lambda name, g=g: fc.stats(g, name)  # noqa: E731
+                        selective = late and estimated_selectivity(late, stats_of) <= DENSE_SELECTION
+                        read, rows = read_row_group(source, g, to_read, late if selective else {}, encoded, stats_of)
                     else:
                         table = pf.read_row_group(g, columns=to_read, use_threads=False)
                         read, rows = {name: table.column(name) for name in to_read}, table.num_rows

@@ -113,13 +113,15 @@ def plan_scan(scan: FileScan, conf: Mapping[str, str] | None = None, default_par
 
 def read_partition(scan: FileScan, partition: FilePartition | Sequence[FileSplit],
                    dictionary_columns: frozenset[str] = frozenset(),
-                   filter_rows: bool = False) -> tuple[pa.Table, ScanMetrics]:
+                   filter_rows: bool = False, native_reader: bool = True) -> tuple[pa.Table, ScanMetrics]:
     """Read one task's ranges: ``scan.scan_output`` columns, by column key, and the metrics.
 
     Parquet string columns whose keys are in ``dictionary_columns`` come back dictionary-encoded
     (for a consumer that groups by them); CSV has no dictionaries and ignores it. With
     ``filter_rows`` (the consumer applies ``scan.pushed_filters`` again) the Parquet reader may
-    leave out rows the pushed filters rule out; ``records_read`` still counts every row read."""
+    leave out rows the pushed filters rule out; ``records_read`` still counts every row read.
+    ``native_reader`` (``spark.ember.parquet.nativeReader.enabled``) lets Ember's page decoder
+    read large Parquet row groups; off, pyarrow reads everything."""
     rel = scan.relation
     splits = partition.splits if isinstance(partition, FilePartition) else tuple(partition)
     data_ids = {a.expr_id for a in rel.data_columns}
@@ -141,7 +143,7 @@ def read_partition(scan: FileScan, partition: FilePartition | Sequence[FileSplit
         splits = kept
     if rel.format == "parquet":
         table, m = read_parquet_split(splits, data_cols, part_cols, scan.pushed_filters, dictionary_columns,
-                                      scan.pushed_filters if filter_rows else ())
+                                      scan.pushed_filters if filter_rows else (), native_reader)
     else:
         table, m = read_csv_split(splits, data_cols, [(a.name, a.data_type) for a in rel.data_columns],
                                   rel.options, part_cols, scan.pushed_filters)

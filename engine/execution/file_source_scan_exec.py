@@ -129,7 +129,8 @@ class FileSourceScanExec(SparkPlan):
         outputs them all to the Filter above it."""
         started = time.perf_counter()
         partition = self.file_partitions[index] if self.file_partitions else ()
-        table, scanned = read_partition(self.scan, partition, dictionary_columns, filter_rows and self.filters_rows)
+        table, scanned = read_partition(self.scan, partition, dictionary_columns, filter_rows and self.filters_rows,
+                                        self.native_reader)
         rows = scanned.records_read if filter_rows and self.filters_rows else table.num_rows
         ctx.add(self.metrics["scanTime"], int((time.perf_counter() - started) * 1000))
         ctx.add(self.metrics["rowGroupsSkipped"], scanned.row_groups_skipped)

@@ -35,6 +35,7 @@ from engine.datasources.parquet_pages import (
     H_PAYLOAD,
     CorruptPage,
     NativeUnsupported,
+    _gather_dense,
     chunk_layout,
     decode_chunk,
     decode_hybrid,
@@ -234,6 +235,27 @@ def test_hybrid_decoding_all_values_and_selected_ones(bit_width):
     truncated = len(data) - bit_width   # the last group of 8 values is cut off
     assert decode_hybrid(data, words, 0, truncated, bit_width, every, len(expected), out) == len(expected) - 8
     assert decode_hybrid(data, words, 0, truncated, bit_width, positions, len(positions), picked) == len(positions) - 1
+    # bytes after the run (the next page's, in a chunk) let every value be one 8-byte load; they are masked off
+    padded = np.concatenate([data, np.full(8, 0xFF, np.uint8)])
+    out[:] = 0
+    padded_words = padded[:len(padded) // 8 * 8].view(np.uint64)
+    assert decode_hybrid(padded, padded_words, 0, len(data), bit_width, every, len(expected), out) == len(expected)
+    assert out.tolist() == expected
+
+
+def test_dense_gathers_look_codes_up_and_report_codes_out_of_range():
+    dictionary = np.array([10, 11, 20, 21, 30, 31], np.uint32)   # three 8-byte values as word pairs
+    codes = np.array([2, 0, 1, 2], np.uint32)
+    out = np.zeros(10, np.uint32)
+    assert _gather_dense(codes, np.uint64(3), np.uint64(1), dictionary, np.uint32(3), 2, False, out)
+    assert out.tolist() == [0, 0, 30, 31, 10, 11, 20, 21, 0, 0]
+    assert _gather_dense(codes, np.uint64(4), np.uint64(0), dictionary, np.uint32(6), 1, False, out)
+    assert out[:4].tolist() == [20, 10, 11, 20]
+    assert _gather_dense(codes, np.uint64(4), np.uint64(0), dictionary, np.uint32(3), 1, True, out)
+    assert out[:4].tolist() == [2, 0, 1, 2]
+    assert not _gather_dense(codes, np.uint64(4), np.uint64(0), dictionary, np.uint32(2), 2, False, out)
+    assert not _gather_dense(codes, np.uint64(1), np.uint64(0), dictionary, np.uint32(0), 1, True, out)
+    assert _gather_dense(codes, np.uint64(0), np.uint64(0), dictionary, np.uint32(0), 1, False, out)
 
 
 def _compiled_numba_functions():
@@ -334,13 +356,13 @@ def _split(path: str) -> FileSplit:
 
 @pytest.fixture(autouse=True)
 def late_reads_of_small_row_groups(monkeypatch):
-    """The files here have row groups of hundreds of rows: below LATE_MIN_ROWS the scan reads them
+    """The files here have row groups of hundreds of rows: below NATIVE_MIN_ROWS the scan reads them
     whole with pyarrow, so the tests of the late path lower the bar to reach it."""
-    monkeypatch.setattr(parquet, "LATE_MIN_ROWS", 0)
+    monkeypatch.setattr(parquet, "NATIVE_MIN_ROWS", 0)
 
 
 def test_small_row_groups_are_read_whole_by_pyarrow(tmp_path, monkeypatch):
-    monkeypatch.setattr(parquet, "LATE_MIN_ROWS", 1001)
+    monkeypatch.setattr(parquet, "NATIVE_MIN_ROWS", 1001)
     path = str(tmp_path / "t.parquet")
     table = _table("some")
     pq.write_table(table, path, row_group_size=1000)
@@ -350,9 +372,28 @@ def test_small_row_groups_are_read_whole_by_pyarrow(tmp_path, monkeypatch):
     whole, _ = read_parquet_split([_split(path)], cols, (), few, frozenset())   # row groups skipped by stats only
     small, _ = read_parquet_split([_split(path)], cols, (), few, frozenset(), few)
     assert small.num_rows == whole.num_rows
-    monkeypatch.setattr(parquet, "LATE_MIN_ROWS", 1000)
+    monkeypatch.setattr(parquet, "NATIVE_MIN_ROWS", 1000)
     late, _ = read_parquet_split([_split(path)], cols, (), few, frozenset(), few)
     assert late.num_rows < whole.num_rows / 4
+
+
+def test_unfiltered_reads_decode_large_row_groups_natively_unless_turned_off(tmp_path, monkeypatch):
+    path = str(tmp_path / "t.parquet")
+    table = _table("some")
+    pq.write_table(table, path, row_group_size=1000, data_page_size=512)
+    cols = [(n, table.schema.field(n).type, n) for n in (*NUMERIC, "s")]
+    decoded = []
+    real = parquet_late._decode
+    monkeypatch.setattr(parquet_late, "_decode", lambda *args: decoded.append(args[2]) or real(*args))
+    native, _ = read_parquet_split([_split(path)], cols, (), (), frozenset({"s"}))
+    assert set(decoded) == {*NUMERIC, "s"}
+    decoded.clear()
+    by_pyarrow, _ = read_parquet_split([_split(path)], cols, (), (), frozenset({"s"}), native_reader=False)
+    assert decoded == []
+    assert native.schema == by_pyarrow.schema
+    assert all(_same(a.combine_chunks(), b.combine_chunks())
+               for a, b in zip(native.columns[:-1], by_pyarrow.columns[:-1]))
+    assert native["s"].to_pylist() == by_pyarrow["s"].to_pylist() == table["s"].to_pylist()
 
 
 def test_late_read_returns_every_row_that_passes_and_counts_all_rows(tmp_path):
