@@ -103,6 +103,9 @@ class BroadcastQueryStageExec(ExchangeQueryStageExec):
     def node_name(self) -> str:
         return "BroadcastQueryStage"
 
+    def execute_broadcast(self, ctx, keys):
+        return self.exchange.execute_broadcast(ctx, keys)
+
     def statistics(self) -> tuple[int, int]:
         return self.exchange.relation.nbytes, self.exchange.relation.num_rows
 

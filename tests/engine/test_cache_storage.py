@@ -2,6 +2,7 @@
 recompute of dropped partitions, unpersist, broadcast blocks, and what the event log shows."""
 from __future__ import annotations
 
+import gc
 import json
 
 import numpy as np
@@ -141,6 +142,9 @@ def test_broadcast_relation_is_a_block_of_the_block_manager(spark, small_storage
     new = set(bm.block_ids("broadcast_")) - before
     assert new and all(bm.status(b).storage_level == StorageLevel.MEMORY_AND_DISK for b in new)
     assert all(bm.status(b).memory_size > 0 for b in new)  # counted in storage memory
+    del joined   # nothing references the plan any more: its broadcast goes (Spark's ContextCleaner)
+    gc.collect()
+    assert not new & set(bm.block_ids("broadcast_"))
 
 
 def _strings_frame(spark):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import gc
 import math
+from types import SimpleNamespace
 
 import numpy as np
 import pyarrow as pa
@@ -21,10 +22,13 @@ from engine.catalyst.expressions import AttributeReference, Comparison
 from engine.codegen.integer_keys import EMPTY, group_rows, integer_key_matrix
 from engine.codegen.join import build_hashed_relation
 from engine.codegen.merge_aggregate import merge_states
-from engine.execution import broadcast_hash_join_exec as bhj
+from engine.execution.broadcast_exchange_exec import BroadcastExchangeExec
 from engine.execution.hash_aggregate_exec import AdaptiveCompaction
 from engine.execution.joins import join_tables
+from engine.execution.local_table_scan_exec import LocalTableScanExec
+from engine.memory.memory_manager import UnifiedMemoryManager
 from engine.sql.types import LongType, StringType
+from engine.storage import BlockManager
 
 RNG = np.random.default_rng(7)
 
@@ -219,15 +223,24 @@ def test_an_unknown_merge_is_an_error_naming_it():
 
 
 # ---- the operators' use of them ----
-def test_a_broadcast_relation_is_built_once_per_table_and_keys_and_goes_with_its_table():
+def test_a_broadcast_is_hashed_once_per_keys_and_its_block_goes_with_its_plan(tmp_path):
+    """Every task gets the one HashedRelation the broadcast built for its keys; the broadcast's
+    block leaves the block manager when nothing references the plan any more (Spark's ContextCleaner)."""
     table = pa.table({K_RIGHT.column_key: pa.array([1, 2, 3]), V_RIGHT.column_key: pa.array([4, 5, 6])})
-    first = bhj.BroadcastHashJoinExec.broadcast_relation(table, [K_RIGHT])
-    assert bhj.BroadcastHashJoinExec.broadcast_relation(table, [K_RIGHT]) is first
-    assert bhj.BroadcastHashJoinExec.broadcast_relation(table, [V_RIGHT]) is not first
-    key = id(table)
-    del table
+    exchange = BroadcastExchangeExec(LocalTableScanExec((K_RIGHT, V_RIGHT), table, 1))
+    exchange.do_prepare(lambda plan, f: [f(table, None)])
+    block_manager = BlockManager(str(tmp_path))
+    block_manager.bind_memory_manager(UnifiedMemoryManager(1 << 20, 1 << 19))
+    ctx = SimpleNamespace(env=SimpleNamespace(block_manager=block_manager))
+    got, first = exchange.execute_broadcast(ctx, [K_RIGHT])
+    assert got.equals(table)
+    assert exchange.execute_broadcast(ctx, [K_RIGHT])[1] is first
+    assert exchange.execute_broadcast(ctx, [V_RIGHT])[1] is not first
+    assert block_manager.block_ids("broadcast_") == [exchange.block_id]
+    del exchange
     gc.collect()
-    assert key not in bhj._RELATIONS
+    assert block_manager.block_ids("broadcast_") == []
+    assert block_manager.memory_manager.storage_memory_used == 0
 
 
 def test_final_compaction_stops_once_it_removes_too_few_rows():
