@@ -259,7 +259,7 @@ FILTERS = [
      (s, Arithmetic("+", j, L(1)), d, ScalarFunction("year", (d,)), x, Arithmetic("+", i, k))),
     # nothing passes
     (Comparison(">", j, L(LONG_MAX)), (s, Arithmetic("*", i, I(2)))),
-    # selection only: every output is passed through
+    # selection only: the string passes through, the other columns are copied by the kernel
     (Or(bo, In(k, (I(1), I(2)))), (s, d, ts, i)),
     # over the all-null column: null > j is null, so only k = 0 keeps a row
     (Or(Comparison(">", z, j), Comparison("=", k, I(0))), (z, Arithmetic("-", z, j), k)),
@@ -277,11 +277,19 @@ def test_filter(case, table):
 
 
 def test_a_selection_alone_has_no_branch_and_a_computing_filter_keeps_it(table):
-    """Case 2 only selects rows (its outputs pass through): every row writes its index and the
+    """Case 2 only selects rows and copies columns: every row writes its index and values and the
     condition moves ``k``. Case 0 computes outputs, so a failed row skips them with ``continue``."""
     selection = compile_pipeline(ALL, *FILTERS[2])
     assert "continue" not in selection.source and "k += np.int64(" in selection.source
     assert "continue" in compile_pipeline(ALL, *FILTERS[0]).source
+
+
+def test_under_a_condition_fixed_width_columns_are_copied_by_the_kernel_and_strings_pass_through(table):
+    condition, outputs = FILTERS[2]
+    text = compile_pipeline(ALL, condition, outputs).explain()
+    assert f"# passed through by pyarrow: {s}" in text
+    assert all(f"= {a}" in text for a in (d, ts, i))
+    assert f"# o0 = {d}" in text and "o0_v[k] = " in text
 
 
 def test_filter_pipelines_are_thread_safe(table):
