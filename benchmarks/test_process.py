@@ -35,7 +35,7 @@ def test_ember_cold_compile(benchmark, bench_data, query):
 
     benchmark.group = f"cold compile: {query}"
     result = benchmark.pedantic(cold, setup=fresh_cache, rounds=PROCESS_ROUNDS, iterations=1)
-    assert result.kernels > 0 and result.from_disk_cache == 0
+    assert result.from_disk_cache == 0   # really cold (a plain sort has no generated kernel at all)
     benchmark.extra_info.update(result.to_json())
 
 

@@ -22,15 +22,20 @@ decimals (it hashes the unscaled long).
 
 All arithmetic is on int64 holding unsigned 32-bit values, masked after every multiply and
 rotate; the low 32 bits of a wrapped 64-bit product are the 32-bit product Java computes.
+
+Up to ``INTERPRET_MAX_ROWS`` rows (a partial aggregate's few groups going to a shuffle) the same
+kernels run interpreted (``jit.interpreted``): compiling the string kernel cold took 1.7-1.9 s,
+which a first query over a handful of groups would otherwise wait for.
 """
 from __future__ import annotations
 
 import numpy as np
 import pyarrow as pa
 
-from engine.codegen.jit import njit
+from engine.codegen.jit import interpreted, njit
 
 SPARK_HASH_SEED = 42
+INTERPRET_MAX_ROWS = 256
 
 _MASK = 0xFFFFFFFF
 _C1 = 0xCC9E2D51
@@ -133,19 +138,6 @@ def _hash_strings(offsets, data, valid, has_nulls, hashes):
         hashes[i] = _fmix(h1, length & _MASK)
 
 
-@njit(cache=True)
-def _to_int32(hashes, out):
-    for i in range(hashes.shape[0]):
-        h = hashes[i]
-        out[i] = np.int32(h - 0x100000000 if h >= 0x80000000 else h)
-
-
-@njit(cache=True)
-def _pmod(hashes, num_partitions, out):
-    for i in range(hashes.shape[0]):
-        out[i] = np.int32(hashes[i] % num_partitions)    # floor modulo: never negative, as pmod
-
-
 def _bitmap(buf: pa.Buffer, offset: int, n: int) -> np.ndarray:
     start = offset // 8
     raw = np.frombuffer(buf, np.uint8, count=(offset + n + 7) // 8 - start, offset=start)
@@ -183,29 +175,39 @@ def _hash_into(arr: pa.Array, hashes: np.ndarray) -> None:
     n = len(arr)
     if arr.null_count == n:
         return
+    kernel, args = _kernel_call(arr, hashes)
+    if n <= INTERPRET_MAX_ROWS:
+        with np.errstate(over="ignore"):
+            interpreted(kernel)(*args)
+    else:
+        kernel(*args)
+
+
+def _kernel_call(arr: pa.Array, hashes: np.ndarray) -> tuple:
+    """The kernel that mixes ``arr`` (of its type) into ``hashes``, and its arguments."""
+    n = len(arr)
     has_nulls = arr.null_count > 0
     valid = _bitmap(arr.buffers()[0], arr.offset, n) if has_nulls else _NO_NULLS
     t = arr.type
     if pa.types.is_int32(t) or pa.types.is_date32(t):
-        _hash_ints(_fixed_width(arr, np.int32), valid, has_nulls, hashes)
-    elif pa.types.is_int64(t) or pa.types.is_timestamp(t) or pa.types.is_uint32(t):
+        return _hash_ints, (_fixed_width(arr, np.int32), valid, has_nulls, hashes)
+    if pa.types.is_int64(t) or pa.types.is_timestamp(t) or pa.types.is_uint32(t):
         dtype = np.uint32 if pa.types.is_uint32(t) else np.int64
-        _hash_longs(_fixed_width(arr, dtype), valid, has_nulls, hashes)
-    elif pa.types.is_float64(t):
+        return _hash_longs, (_fixed_width(arr, dtype), valid, has_nulls, hashes)
+    if pa.types.is_float64(t):
         values = _fixed_width(arr, np.float64)
-        _hash_doubles(values, values.view(np.int64), valid, has_nulls, hashes)
-    elif pa.types.is_boolean(t):
+        return _hash_doubles, (values, values.view(np.int64), valid, has_nulls, hashes)
+    if pa.types.is_boolean(t):
         bits = _bitmap(arr.buffers()[1], arr.offset, n).view(np.uint8)
-        _hash_ints(bits, valid, has_nulls, hashes)
-    elif pa.types.is_string(t) or pa.types.is_binary(t) or pa.types.is_large_string(t) \
+        return _hash_ints, (bits, valid, has_nulls, hashes)
+    if pa.types.is_string(t) or pa.types.is_binary(t) or pa.types.is_large_string(t) \
             or pa.types.is_large_binary(t):
         offset_type = np.int64 if (pa.types.is_large_string(t) or pa.types.is_large_binary(t)) else np.int32
         buffers = arr.buffers()
         offsets = np.frombuffer(buffers[1], offset_type, count=arr.offset + n + 1)[arr.offset:]
         data = np.frombuffer(buffers[2], np.uint8) if buffers[2] is not None else np.zeros(0, np.uint8)
-        _hash_strings(offsets, data, valid, has_nulls, hashes)
-    else:
-        raise TypeError(f"Spark-compatible hashing of Arrow type {t} is not supported")
+        return _hash_strings, (offsets, data, valid, has_nulls, hashes)
+    raise TypeError(f"Spark-compatible hashing of Arrow type {t} is not supported")
 
 
 def _running_hashes(arrays) -> np.ndarray:
@@ -226,10 +228,7 @@ def hash_columns(arrays: list[pa.Array]) -> np.ndarray:
     >>> hash_columns([pa.array([7], pa.int32()), pa.array(["x"])])   # hash(7, 'x') in Spark
     array([-1387796086], dtype=int32)
     """
-    hashes = _running_hashes(arrays)
-    out = np.empty(hashes.shape[0], np.int32)
-    _to_int32(hashes, out)
-    return out
+    return _running_hashes(arrays).astype(np.uint32).view(np.int32)   # values below 2**32: exact
 
 
 def partition_ids(arrays: list[pa.Array], num_partitions: int) -> np.ndarray:
@@ -240,7 +239,4 @@ def partition_ids(arrays: list[pa.Array], num_partitions: int) -> np.ndarray:
     """
     if num_partitions <= 0:
         raise ValueError(f"num_partitions must be positive, not {num_partitions}")
-    signed = hash_columns(arrays).astype(np.int64)
-    out = np.empty(signed.shape[0], np.int32)
-    _pmod(signed, np.int64(num_partitions), out)
-    return out
+    return (hash_columns(arrays).astype(np.int64) % num_partitions).astype(np.int32)   # floor modulo, as pmod

@@ -8,6 +8,7 @@ compiles a function with one signature at its first call instead of at import.
 from __future__ import annotations
 
 import threading
+import types
 from typing import Any, Callable
 
 import numba
@@ -75,6 +76,29 @@ class LazyKernel:
         if names.get(self.py_func.__name__) is self:
             names[self.py_func.__name__] = dispatcher
         return dispatcher
+
+
+_interpreted: dict[Any, Callable] = {}
+
+
+def interpreted(func) -> Callable:
+    """The Python function behind a numba function (a dispatcher or a ``LazyKernel``), calling the
+    Python functions behind the numba functions it calls: the same code, run by the interpreter
+    without compiling anything. For inputs so small that a cold compile (seconds) would cost more
+    than interpreting them. Integer arithmetic on numpy scalars wraps as in compiled code, with
+    numpy's overflow warning: callers silence it (``np.errstate(over="ignore")``)."""
+    found = _interpreted.get(func)
+    if found is None:
+        py_func = func.py_func
+        names = dict(py_func.__globals__)
+        for name in py_func.__code__.co_names:
+            callee = names.get(name)
+            if isinstance(callee, LazyKernel) or isinstance(callee, numba.core.registry.CPUDispatcher):
+                names[name] = interpreted(callee)
+        found = types.FunctionType(py_func.__code__, names, py_func.__name__, py_func.__defaults__,
+                                   py_func.__closure__)
+        _interpreted[func] = found
+    return found
 
 
 def lazy_njit(signature: str):

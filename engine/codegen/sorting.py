@@ -19,6 +19,7 @@ from engine.codegen.jit import njit
 
 # bits of the key sorted per pass: 2048 counters stay in the L1 cache
 MAX_RADIX_BITS = 11
+NUMPY_MAX_ROWS = 4096     # group_by_partition sorts up to this many rows with numpy
 
 
 @njit(cache=True)
@@ -90,7 +91,12 @@ def group_by_partition(partition_ids: np.ndarray, num_partitions: int) -> tuple[
     if len(ids) and (ids.min() < 0 or ids.max() >= num_partitions):
         bad = ids[(ids < 0) | (ids >= num_partitions)][0]
         raise ValueError(f"partition id {bad} is outside [0, {num_partitions})")
-    order = np.empty(len(ids), np.int32 if len(ids) < 2**31 else np.int64)
+    index_type = np.int32 if len(ids) < 2**31 else np.int64
+    if len(ids) <= NUMPY_MAX_ROWS:   # a few rows: not worth a cold compile of the counting sort (~1 s)
+        starts = np.zeros(num_partitions + 1, np.int64)
+        np.cumsum(np.bincount(ids, minlength=num_partitions), out=starts[1:])
+        return np.argsort(ids, kind="stable").astype(index_type), starts
+    order = np.empty(len(ids), index_type)
     return order, _group_by_partition(ids, num_partitions, order)
 
 

@@ -21,6 +21,8 @@ Reading a range follows Spark and parquet-mr:
   not handle (plain-encoded strings, nested columns, other codecs) by pyarrow. Smaller row groups
   are read by pyarrow: the decoder's fixed Python cost per column chunk outweighs what it saves
   (603 files of 10k rows: Q6 took 1.30 s this way against 0.56 s with pyarrow's whole reads).
+  Until the decoder is compiled on this machine (in the background, ``page_decoder_compile``),
+  pyarrow reads everything.
 * **late materialization**: a consumer that applies the pushed filters again (a compiled stage
   filtering the scan) may ask for ``row_filters``: a large row group's predicate columns are then
   decoded first, and the other columns only at the rows they select (``parquet_late``).
@@ -44,6 +46,7 @@ from engine.datasources.parquet_late import (
     estimated_selectivity,
     read_row_group,
 )
+from engine.datasources.page_decoder_compile import decoder_ready
 from engine.datasources.pruning import ColumnStats, might_match, partition_may_match
 from engine.datasources.scan import (
     PartitionColumn,
@@ -226,7 +229,7 @@ def read_parquet_split(splits: Sequence[FileSplit], columns: Sequence[ScanColumn
             rows_without_columns += num_rows
             continue
         native = {g for g in keep if native_reader and to_read and fc.metadata.row_group(g).num_rows >= NATIVE_MIN_ROWS}
-        if native:
+        if native and decoder_ready():
             late = _predicates_by_file_name(predicates, fc, to_read)
             with open(split.file.path, "rb") as file:
                 source = RowGroupSource(split.file.path, file, pf, fc.types, fc.leaves)

@@ -13,7 +13,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from engine.codegen.hashing import hash_columns, partition_ids
+from engine.codegen.hashing import INTERPRET_MAX_ROWS, hash_columns, partition_ids
 
 # (Arrow array, the values Spark's hash() gave for them), one row per SQL literal in the script
 SPARK = {
@@ -46,10 +46,14 @@ SPARK_MULTI = [
 
 @pytest.mark.parametrize("kind", list(SPARK))
 def test_single_columns_match_spark(kind):
+    """Interpreted (a few rows) and compiled (more than INTERPRET_MAX_ROWS), the same numbers."""
     arr, expected = SPARK[kind]
     got = hash_columns([arr])
     assert got.dtype == np.int32
     assert got.tolist() == expected
+    copies = INTERPRET_MAX_ROWS // len(arr) + 1
+    many = pa.concat_arrays([arr] * copies)
+    assert hash_columns([many]).tolist() == expected * copies
 
 
 @pytest.mark.parametrize("case", range(len(SPARK_MULTI)))

@@ -94,9 +94,9 @@ import pyarrow as pa
 from engine.sql.types import DoubleType, LongType
 from engine.catalyst.expressions import Arithmetic, AttributeReference, Comparison, Literal
 from engine.codegen.pipeline import compile_pipeline
-from engine.codegen.hashing import hash_columns
+from engine.codegen.jit import njit
 
-hash_columns([pa.array([1])])     # numba's target set-up is paid once per process: not by the kernel
+njit(lambda: 0)()     # numba's target set-up is paid once per process: not by the kernel
 
 a = AttributeReference("a", LongType(), True, 1)
 b = AttributeReference("b", DoubleType(), True, 2)
@@ -126,7 +126,7 @@ def test_a_new_process_loads_the_kernel_from_disk_instead_of_compiling(isolated_
 
     assert not cold["from_disk_cache"] and warm["from_disk_cache"]
     assert warm["path"] == cold["path"] and path.stat().st_mtime_ns == stamp   # module reused as is
-    assert warm["compile_ms"] < cold["compile_ms"] / 3, (cold["compile_ms"], warm["compile_ms"])
+    print("TIMES", cold["compile_ms"], warm["compile_ms"]); assert warm["compile_ms"] < cold["compile_ms"] / 3, (cold["compile_ms"], warm["compile_ms"])
     assert warm["out"] == cold["out"]
     assert cold["out"][0] == [1.0, None]
     assert list((isolated_kernel_cache / "__pycache__").glob(f"{path.stem}*.nbi"))

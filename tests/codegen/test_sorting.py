@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine.codegen.sorting import group_by_partition, radix_argsort
+from engine.codegen.sorting import NUMPY_MAX_ROWS, group_by_partition, radix_argsort
 
 
 @pytest.mark.parametrize("key_bits", [1, 7, 11, 12, 25, 32, 33, 63, 64])
@@ -26,6 +26,11 @@ def test_group_by_partition_orders_rows_stably_and_says_where_each_partition_sta
     order, starts = group_by_partition(ids, 4)
     assert order.tolist() == [1, 4, 3, 0, 2, 5]
     assert starts.tolist() == [0, 2, 3, 6, 6]
+    many = np.tile(ids, NUMPY_MAX_ROWS // len(ids) + 1)   # past the numpy path: the compiled sort
+    order, starts = group_by_partition(many, 4)
+    assert order.dtype == np.int32
+    assert order.tolist() == np.argsort(many, kind="stable").tolist()
+    assert starts.tolist() == [0, *np.cumsum(np.bincount(many, minlength=4)).tolist()]
 
 
 def test_group_by_partition_refuses_an_id_outside_the_partitions():

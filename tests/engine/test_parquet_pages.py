@@ -18,7 +18,7 @@ import pytest
 from engine.catalyst.expressions import AttributeReference, Comparison, IsNotNull, Literal
 from engine.catalyst.logical import PartitionedFile
 from engine.codegen.jit import LazyKernel
-from engine.datasources import parquet, parquet_late, parquet_pages
+from engine.datasources import page_decoder_compile, parquet, parquet_late, parquet_pages
 from engine.datasources.parquet import read_parquet_split
 from engine.datasources.parquet_late import (
     NATIVE_READER_ENABLED,
@@ -52,6 +52,7 @@ from engine.sql.types import DateType, DoubleType, IntegerType, LongType
 
 ROWS = 3000
 NUMERIC = ("i32", "i64", "f32", "f64", "day")
+_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def _table(nulls: str, seed: int = 0) -> pa.Table:
@@ -315,13 +316,58 @@ def test_a_process_that_does_not_decode_pages_compiles_none_of_the_decoder(tmp_p
     path = str(tmp_path / "t.parquet")
     pq.write_table(_table("some"), path)
     cache = tmp_path / "numba-cache"
-    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     done = subprocess.run([sys.executable, "-c", _READ_WITHOUT_THE_DECODER, path], capture_output=True,
-                          text=True, cwd=root, env={**os.environ, "NUMBA_CACHE_DIR": str(cache)})
+                          text=True, cwd=_ROOT, env={**os.environ, "NUMBA_CACHE_DIR": str(cache)})
     assert done.returncode == 0, done.stderr
     kernels, compiled = map(int, done.stdout.split())
     assert kernels > 10 and compiled == 0
     assert not [p.name for p in cache.rglob("*") if "parquet_" in p.name]
+
+
+_READ_WHILE_THE_DECODER_COMPILES = """
+import os, sys, time
+from engine.catalyst.logical import PartitionedFile
+from engine.datasources import page_decoder_compile, parquet, parquet_late
+from engine.datasources.parquet import read_parquet_split
+from engine.datasources.splits import FileSplit
+import pyarrow as pa
+parquet.NATIVE_MIN_ROWS = 0
+decoded = []
+real = parquet_late._decode
+parquet_late._decode = lambda *args: decoded.append(args[2]) or real(*args)
+path = sys.argv[1]
+split = FileSplit(PartitionedFile(path, os.path.getsize(path), ()), 0, os.path.getsize(path))
+read = lambda: read_parquet_split([split], [("i64", pa.int64(), "i64")], (), (), frozenset())[0]
+first = read()
+print(len(decoded), page_decoder_compile._compiler is not None)
+marker = page_decoder_compile._marker()
+deadline = time.monotonic() + 600
+while not marker.exists() and time.monotonic() < deadline and page_decoder_compile._compiler.poll() is None:
+    time.sleep(0.2)
+print(marker.exists(), page_decoder_compile._compiler.wait())
+second = read()
+print(len(decoded), second.equals(first))
+"""
+
+
+def test_a_scan_reads_with_pyarrow_while_the_decoder_compiles_in_the_background(tmp_path):
+    """On a machine that never compiled the decoder, a scan does not wait ~7 s for it: pyarrow reads,
+    a background process compiles it into numba's cache and marks it done, and later scans decode."""
+    path = str(tmp_path / "t.parquet")
+    pq.write_table(_table("some"), path, row_group_size=1000)
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "numba"), "EMBER_KERNEL_CACHE": str(tmp_path / "kernels")}
+    done = subprocess.run([sys.executable, "-c", _READ_WHILE_THE_DECODER_COMPILES, path], capture_output=True,
+                          text=True, cwd=_ROOT, env=env, timeout=900)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["0", "True", "True", "0", "3", "True"]   # 3 row groups decoded
+
+
+def test_the_decoder_compiles_in_the_caller_when_there_is_no_marker_to_wait_for(monkeypatch):
+    monkeypatch.setattr(page_decoder_compile, "_ready", False)
+    monkeypatch.setattr(page_decoder_compile, "_writable", lambda directory: False)
+    compiled = []
+    monkeypatch.setattr(page_decoder_compile, "compile_decoder", lambda: compiled.append(True))
+    assert page_decoder_compile.decoder_ready() and compiled == [True]
 
 
 def test_column_predicates_and_kept_rows_are_conservative():
@@ -352,6 +398,13 @@ def test_estimated_selectivity_from_statistics():
 def _split(path: str) -> FileSplit:
     size = os.path.getsize(path)
     return FileSplit(PartitionedFile(path, size, ()), 0, size)
+
+
+@pytest.fixture(autouse=True)
+def compiled_decoder():
+    """Scans here decode with the page decoder from the first one, rather than while it compiles
+    in the background (``page_decoder_compile``)."""
+    page_decoder_compile.compile_decoder()
 
 
 @pytest.fixture(autouse=True)
