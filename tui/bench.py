@@ -35,7 +35,9 @@ Policy:
 4. ``warmup_rounds`` untimed rounds, then ``rounds`` timed rounds, interleaved: round r runs
    every query once on every engine, with the engines' order rotated each round, so that
    machine noise (other processes, thermal changes, a shared CI box) falls on every engine alike.
-   A ``gc.collect()`` precedes each run, outside the timing.
+   A ``gc.collect()`` precedes each run, outside the timing, and a wait (``quiesce``, at most
+   3 s) for the processes this one started, PySpark's JVM, to stop using the CPU: the JVM goes
+   on compiling and collecting after its query returns, and the next engine would pay for it.
 5. Reported: the median of each (query, engine); each peer's ratio to Ember,
    ``peer_median / ember_median`` (> 1 means Ember is faster).
 6. JSON (for a later ``ember bench --compare`` gate): per query and engine the median and every
@@ -58,12 +60,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
+import psutil
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
 DEFAULT_ENGINES = ("ember", "duckdb", "polars", "pyspark")
 JSON_FORMAT = "ember-bench/1"
+QUIESCE_TIMEOUT_S = 3.0   # the longest wait, before a timed run, for PySpark's JVM to go quiet
 
 
 def _benchmarks():
@@ -229,6 +233,7 @@ def _round(selected, timed: dict[str, list[str]], runners, round_index: int, res
         shift = round_index % len(engines)
         for name in engines[shift:] + engines[:shift]:
             gc.collect()
+            quiesce()
             started = time.perf_counter()
             table = runners[name].run(q)
             elapsed = time.perf_counter() - started
@@ -238,6 +243,36 @@ def _round(selected, timed: dict[str, list[str]], runners, round_index: int, res
             if table.num_rows != expected:  # a changed answer mid-run is a bug, not a timing
                 raise RuntimeError(f"{q.name}: {name} returned {table.num_rows} rows, {expected} when checked")
             results.times.setdefault(q.name, {}).setdefault(name, []).append(elapsed)
+
+
+def quiesce(timeout: float = QUIESCE_TIMEOUT_S, window: float = 0.05, busy: float = 0.05) -> float:
+    """Wait until the processes this one started stop using the CPU (at most ``busy`` of one core
+    over ``window`` seconds), for at most ``timeout`` seconds; returns the seconds waited.
+
+    PySpark's JVM goes on compiling and collecting garbage for a while after a query returns: on
+    two cores, the engine timed next paid for it (Ember's Q1 took 1.27 s right after a PySpark
+    query and 0.28 s three seconds later)."""
+    started = time.perf_counter()
+    while time.perf_counter() - started < timeout:
+        children = psutil.Process().children(recursive=True)
+        if not children:
+            break
+        before = _cpu_seconds(children)
+        time.sleep(window)
+        if _cpu_seconds(children) - before < busy * window:
+            break
+    return time.perf_counter() - started
+
+
+def _cpu_seconds(processes) -> float:
+    total = 0.0
+    for p in processes:
+        try:
+            t = p.cpu_times()
+        except psutil.Error:   # it ended meanwhile
+            continue
+        total += t.user + t.system
+    return total
 
 
 def _fmt_seconds(seconds: float | None) -> str:

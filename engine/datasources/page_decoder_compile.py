@@ -21,6 +21,7 @@ A compile that fails is logged once, with the path of its output, and pyarrow go
 from __future__ import annotations
 
 import fcntl
+import functools
 import hashlib
 import logging
 import os
@@ -84,11 +85,15 @@ def compile_decoder() -> None:
 
 
 def _marker() -> Path:
-    stamp = hashlib.sha256()
-    for module in (parquet_pages, parquet_late):
-        stamp.update(Path(module.__file__).read_bytes())
+    stamp = hashlib.sha256(_sources_digest())
     stamp.update(f"{NUMBA_VERSION} {sys.version} {os.environ.get('NUMBA_CACHE_DIR', '')}".encode())
     return cache_dir() / f"parquet-decoder-{stamp.hexdigest()[:16]}.ready"
+
+
+@functools.cache
+def _sources_digest() -> bytes:
+    """The decoder's source files, hashed once per process (scans ask while it compiles)."""
+    return hashlib.sha256(b"".join(Path(m.__file__).read_bytes() for m in (parquet_pages, parquet_late))).digest()
 
 
 def _writable(directory: Path) -> bool:

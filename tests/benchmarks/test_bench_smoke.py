@@ -146,3 +146,29 @@ def test_run_bench_does_not_time_a_wrong_answer(data, tmp_path, monkeypatch):
     assert "wrong" in console.export_text()
     polars = json.loads(out.read_text())["queries"]["q6"]["engines"]["polars"]
     assert polars["correct"] is False and polars["times_s"] == [] and polars["median_s"] is None
+
+
+def test_timed_runs_wait_for_started_processes_to_stop_using_the_cpu():
+    """``quiesce``: a child process busy for 0.4 s (as PySpark's JVM after a query) is waited for,
+    then the timed run may start; a wait never passes its limit."""
+    import subprocess
+    import sys
+
+    from tui.bench import quiesce
+
+    busy = subprocess.Popen([sys.executable, "-c", "import time\nt = time.time() + 0.4\nwhile time.time() < t: pass\n"
+                                                   "time.sleep(30)"])
+    try:
+        waited = quiesce(timeout=5)
+        assert 0.2 < waited < 2, waited
+        assert busy.poll() is None            # still alive, only quiet
+        assert quiesce(timeout=5) < 0.2       # quiet already: one look
+    finally:
+        busy.kill()
+        busy.wait()
+    spinning = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        assert 0.5 <= quiesce(timeout=0.5) < 0.7
+    finally:
+        spinning.kill()
+        spinning.wait()
