@@ -6,7 +6,8 @@ machine that never has takes about 7 s of one core, and a query that waited for 
 slower than reading with pyarrow. So a scan asks ``decoder_ready()`` first:
 
 * the decoder is loaded in this process: ready;
-* this machine has compiled it (a marker file says so, see below): it is loaded now, ready;
+* this machine has compiled it (a marker file says so, see below): ready, each function loading
+  from numba's cache at its first call;
 * otherwise it is not ready, the scan reads with pyarrow, and one background process per
   Ember process compiles the decoder into numba's cache (``python -m
   engine.datasources.page_decoder_compile``) and writes the marker. Scans after that use the
@@ -15,7 +16,8 @@ slower than reading with pyarrow. So a scan asks ``decoder_ready()`` first:
 The marker is ``parquet-decoder-<stamp>.ready`` in Ember's kernel cache directory, where the stamp
 hashes the decoder's source files, the numba and Python versions and ``NUMBA_CACHE_DIR``: what
 decides whether numba's cache holds this decoder. When the kernel cache directory cannot be
-written, there is no marker to wait for and the decoder is compiled in the calling thread, once.
+written, there is no marker to wait for and each function compiles at its first call, as it would
+without this module.
 A compile that fails is logged once, with the path of its output, and pyarrow goes on reading.
 """
 from __future__ import annotations
@@ -54,7 +56,7 @@ def decoder_ready() -> bool:
             return True
         marker = _marker()
         if marker.exists() or not _writable(marker.parent):
-            compile_decoder()
+            _ready = True   # each function loads (without a marker to wait for: compiles) at its first call
             return True
         _start_background_compile(marker)
         return False
