@@ -93,7 +93,7 @@ def interpreted(func) -> Callable:
         names = dict(py_func.__globals__)
         for name in py_func.__code__.co_names:
             callee = names.get(name)
-            if isinstance(callee, LazyKernel) or isinstance(callee, numba.core.registry.CPUDispatcher):
+            if isinstance(callee, (LazyKernel, numba.core.registry.CPUDispatcher)):
                 names[name] = interpreted(callee)
         found = types.FunctionType(py_func.__code__, names, py_func.__name__, py_func.__defaults__,
                                    py_func.__closure__)
