@@ -596,22 +596,20 @@ def _decode_pages(buf, words, starts, pages, nullable, width, dictionary, dictio
                     if not _gather_dense(codes, np.uint64(q), np.uint64(filled), dictionary, np.uint32(dictionary_size),
                                          per, codes_only, out_words):
                         return _BAD_INDEX
-                    filled += m
-                    done += n
-                    continue
-                for j in range(q):
-                    if codes[j] >= dictionary_size:
-                        return _BAD_INDEX
-                for j in range(q):
-                    slot = filled + (j if dense else slots[j])
-                    if codes_only:
-                        out_words[slot] = codes[j]
-                    elif per == 1:
-                        out_words[slot] = dictionary[codes[j]]
-                    else:
-                        code = 2 * np.int64(codes[j])
-                        out_words[2 * slot] = dictionary[code]
-                        out_words[2 * slot + 1] = dictionary[code + 1]
+                else:
+                    for j in range(q):
+                        if codes[j] >= dictionary_size:
+                            return _BAD_INDEX
+                    for j in range(q):
+                        slot = filled + slots[j]
+                        if codes_only:
+                            out_words[slot] = codes[j]
+                        elif per == 1:
+                            out_words[slot] = dictionary[codes[j]]
+                        else:
+                            code = 2 * np.int64(codes[j])
+                            out_words[2 * slot] = dictionary[code]
+                            out_words[2 * slot + 1] = dictionary[code + 1]
         elif encoding == PLAIN and not codes_only:
             if v0 + non_null * width > end:
                 return _BAD_VALUES
