@@ -27,6 +27,7 @@ from multiprocessing.connection import Client
 
 from engine.executor import serializer
 from engine.executor.task_runner import KillSwitch, TaskResult, exception_failure, run_task
+from engine.memory.python_gc import freeze_long_lived_objects
 
 AUTHKEY_ENV = "EMBER_EXECUTOR_AUTHKEY"
 
@@ -141,6 +142,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--memory-mb", type=int, required=True)
     parser.add_argument("--local-dir", required=True)
     args = parser.parse_args(argv)
+    freeze_long_lived_objects()
     host, _, port = args.driver.rpartition(":")
     key = os.environ.get(AUTHKEY_ENV)
     if not key:

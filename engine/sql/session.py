@@ -26,6 +26,7 @@ from engine.catalyst import logical as L
 from engine.catalyst.expressions import AttributeReference
 from engine.memory import UnifiedMemoryManager
 from engine.memory.native import configure_native_memory
+from engine.memory.python_gc import freeze_long_lived_objects
 from engine.scheduler import events as ev
 from engine.scheduler.app_status import AppStatusListener
 from engine.scheduler.cluster_backend import LocalClusterBackend
@@ -127,6 +128,7 @@ class SparkSession:
     finished: list[SparkSession] = []  # stopped sessions of this process, for `ember run`
 
     def __init__(self, options: dict[str, str]):
+        freeze_long_lived_objects()
         self.conf = RuntimeConfig(options)
         self.slots, max_failures = parse_master(self.conf.get("spark.master"))
         cluster = parse_local_cluster(self.conf.get("spark.master"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -172,3 +173,15 @@ def test_timed_runs_wait_for_started_processes_to_stop_using_the_cpu():
     finally:
         spinning.kill()
         spinning.wait()
+
+
+def test_process_children_cache_bytecode_as_a_users_python_does(monkeypatch):
+    """A timed child process must not compile Ember's modules from source on every start because the
+    caller's environment turns bytecode caching off."""
+    from benchmarks import process_times
+
+    monkeypatch.setenv("PYTHONDONTWRITEBYTECODE", "1")
+    env = process_times._env(EMBER_KERNEL_CACHE="/somewhere")
+    assert "PYTHONDONTWRITEBYTECODE" not in env
+    assert env["EMBER_KERNEL_CACHE"] == "/somewhere"
+    assert str(process_times.REPO_ROOT) in env["PYTHONPATH"].split(os.pathsep)
