@@ -317,16 +317,31 @@ class ShuffleExternalSorter(MemoryConsumer):
                         yield pa.Table.from_batches([batch])
 
     def _buffered_rows(self, partition: int) -> Iterator[pa.Table]:
-        """The buffered rows of ``partition`` as one table, gathered from every buffered batch in
-        map order by one ``take`` (one copy of them, not many small batches)."""
-        rows, first_row = [], 0
-        for table, order, starts in self.buffered:
+        """The buffered rows of ``partition`` as one table, in map order, by one ``take`` (one copy
+        of them, not many small batches)."""
+        self._combine_buffered()
+        if self.buffered:
+            table, order, starts = self.buffered[0]
             if starts[partition + 1] > starts[partition]:
-                rows.append(order[starts[partition]:starts[partition + 1]].astype(np.int64) + first_row)
-            first_row += table.num_rows
-        if rows:
-            buffered = pa.concat_tables([table for table, _, _ in self.buffered])
-            yield buffered.take(pa.array(np.concatenate(rows)))
+                yield table.take(pa.array(order[starts[partition]:starts[partition + 1]]))
+
+    def _combine_buffered(self) -> None:
+        """Make the buffered batches one batch of single-chunk columns, with its partition order,
+        before the first partition is taken from them. ``take`` over several chunks concatenates
+        them first: taking from the batches as inserted copied all of them once per partition (a
+        sort at SF 1 inserts about 460 batches per map task). Done once, the copy replaces them."""
+        if len(self.buffered) < 2:
+            return
+        table = pa.concat_tables([t for t, _, _ in self.buffered]).combine_chunks()
+        first_rows = np.cumsum([0] + [t.num_rows for t, _, _ in self.buffered[:-1]])
+        pieces, starts = [], np.zeros(self.num_partitions + 1, np.int64)
+        for partition in range(self.num_partitions):
+            for (_, order, batch_starts), first_row in zip(self.buffered, first_rows):
+                begin, end = batch_starts[partition], batch_starts[partition + 1]
+                if end > begin:
+                    pieces.append(order[begin:end].astype(np.int64) + first_row)
+                    starts[partition + 1] += end - begin
+        self.buffered = [(table, np.concatenate(pieces), np.cumsum(starts))]
 
     def __exit__(self, *exc) -> None:
         super().__exit__(*exc)

@@ -56,6 +56,32 @@ def test_shuffle_write_buffer_spills_and_the_map_output_keeps_every_row_in_order
         assert read.records_read == len(expected)
 
 
+def test_many_buffered_batches_become_one_before_partitions_are_taken(tmp_path):
+    """Batches inserted one by one (a sort inserts hundreds per map task) are combined once when the
+    first partition is written, and every partition still gets its rows in map order; a partition
+    with no rows writes nothing."""
+    manager = ShuffleManager(str(tmp_path / "shuffle"))
+    schema = pa.schema([("id", pa.int64()), ("name", pa.string())])
+    shuffle_id = manager.register_shuffle(1, schema)
+    rng = np.random.default_rng(5)
+    ids = np.arange(30_000)
+    partition_ids = rng.choice(np.array([0, 1, 3], np.int32), len(ids))   # partition 2 stays empty
+    with _sorter(tmp_path, manager, shuffle_id, 4, 64 * MiB, []) as sorter:
+        for start in range(0, len(ids), 1_000):
+            part = ids[start:start + 1_000]
+            sorter.insert(pa.table({"id": part, "name": [f"n{i}" for i in part]}), partition_ids[start:start + 1_000])
+        assert len(sorter.buffered) == 30 and not sorter.spills
+        status = manager.write(shuffle_id, 0, 0, sorter, ShuffleWriteMetrics())
+        assert len(sorter.buffered) == 1 and sorter.buffered[0][0].column("id").num_chunks == 1
+    manager.register_map_output(shuffle_id, status)
+    assert status.block_records[2] == 0 and status.block_sizes[2] == 0
+    for partition in (0, 1, 3):
+        table = manager.read(shuffle_id, partition, ShuffleReadMetrics())
+        expected = ids[partition_ids == partition]
+        assert table.column("id").to_numpy().tolist() == expected.tolist()
+        assert table.column("name").to_pylist() == [f"n{i}" for i in expected]
+
+
 def test_a_spilled_map_output_still_has_checksums_that_catch_a_flipped_byte(tmp_path):
     manager = ShuffleManager(str(tmp_path / "shuffle"))
     schema = pa.schema([("id", pa.int64())])
