@@ -330,18 +330,16 @@ class ShuffleExternalSorter(MemoryConsumer):
         before the first partition is taken from them. ``take`` over several chunks concatenates
         them first: taking from the batches as inserted copied all of them once per partition (a
         sort at SF 1 inserts about 460 batches per map task). Done once, the copy replaces them."""
-        if len(self.buffered) < 2:
+        if not self.buffered or (len(self.buffered) == 1 and
+                                 all(c.num_chunks <= 1 for c in self.buffered[0][0].columns)):
             return
         table = pa.concat_tables([t for t, _, _ in self.buffered]).combine_chunks()
-        first_rows = np.cumsum([0] + [t.num_rows for t, _, _ in self.buffered[:-1]])
-        pieces, starts = [], np.zeros(self.num_partitions + 1, np.int64)
-        for partition in range(self.num_partitions):
-            for (_, order, batch_starts), first_row in zip(self.buffered, first_rows):
-                begin, end = batch_starts[partition], batch_starts[partition + 1]
-                if end > begin:
-                    pieces.append(order[begin:end].astype(np.int64) + first_row)
-                    starts[partition + 1] += end - begin
-        self.buffered = [(table, np.concatenate(pieces), np.cumsum(starts))]
+        partition_ids, first_row = np.empty(table.num_rows, np.int32), 0
+        every_partition = np.arange(self.num_partitions, dtype=np.int32)
+        for batch, order, starts in self.buffered:
+            partition_ids[order + first_row] = np.repeat(every_partition, np.diff(starts))
+            first_row += batch.num_rows
+        self.buffered = [(table, *group_by_partition(partition_ids, self.num_partitions))]
 
     def __exit__(self, *exc) -> None:
         super().__exit__(*exc)

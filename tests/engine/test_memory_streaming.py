@@ -82,6 +82,18 @@ def test_many_buffered_batches_become_one_before_partitions_are_taken(tmp_path):
         assert table.column("name").to_pylist() == [f"n{i}" for i in expected]
 
 
+def test_one_buffered_table_of_several_chunks_is_combined_too(tmp_path):
+    manager = ShuffleManager(str(tmp_path / "shuffle"))
+    shuffle_id = manager.register_shuffle(1, pa.schema([("id", pa.int64())]))
+    chunked = pa.Table.from_batches([pa.record_batch({"id": np.arange(s, s + 100)}) for s in range(0, 300, 100)])
+    with _sorter(tmp_path, manager, shuffle_id, 2, 64 * MiB, []) as sorter:
+        sorter.insert(chunked, (np.arange(300) % 2).astype(np.int32))
+        status = manager.write(shuffle_id, 0, 0, sorter, ShuffleWriteMetrics())
+        assert sorter.buffered[0][0].column("id").num_chunks == 1
+    manager.register_map_output(shuffle_id, status)
+    assert manager.read(shuffle_id, 1, ShuffleReadMetrics()).column("id").to_pylist() == list(range(1, 300, 2))
+
+
 def test_a_spilled_map_output_still_has_checksums_that_catch_a_flipped_byte(tmp_path):
     manager = ShuffleManager(str(tmp_path / "shuffle"))
     schema = pa.schema([("id", pa.int64())])
