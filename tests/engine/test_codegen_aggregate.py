@@ -360,6 +360,97 @@ def test_tiny_tables_grow_many_times(monkeypatch):
         _same_tables(ours, agg._partial(scan.table))
 
 
+@pytest.fixture
+def radix_spy(monkeypatch):
+    """Partition small tables (the thresholds lowered), and record the bits of every partitioning."""
+    from engine.codegen import aggregate
+    monkeypatch.setattr(aggregate, "RADIX_MIN_ROWS", 1000)
+    monkeypatch.setattr(aggregate, "RADIX_SAMPLE_ROWS", 256)
+    monkeypatch.setattr(aggregate, "GROUPS_PER_PARTITION", 64)
+    calls = []
+    partition = aggregate.radix_partition
+
+    def spy(chunks, hashes, bits):
+        calls.append(bits)
+        return partition(chunks, hashes, bits)
+
+    monkeypatch.setattr(aggregate, "radix_partition", spy)
+    return calls
+
+
+@pytest.mark.parametrize("keys", [("g",), ("g", "s"), ("w", "d", "f")], ids=["one_key", "int_and_string", "three_keys"])
+def test_many_groups_are_radix_partitioned_into_the_same_states(radix_spy, keys):
+    """A sample that makes a group of nearly every row means a table too big for the cache: the
+    rows are partitioned by their keys' hash first and each partition aggregated on its own. The
+    states equal pyarrow's partial phase, one row per group, whole or chunked, with or without
+    nulls in a chunk, and filtered by a condition below."""
+    table = generated(seed=23)
+    scan, c = _scan(table, TYPES)
+    functions = [f for f in _functions(c) if c["z"] not in f.references]     # z is all null
+    agg = _partial(scan, [c[k] for k in keys], functions)
+    compiled = agg.compile_codegen(tuple(scan.output))
+    names = [a.column_key for a in agg.output]
+    _same_tables(pa.Table.from_arrays(compiled.run(scan.table), names=names), agg._partial(scan.table))
+    assert radix_spy and all(bits > 1 for bits in radix_spy)
+    # chunks: the first without a null anywhere, the second with them, so their kernels differ
+    first = scan.table.slice(0, 2500)
+    first = pa.table({n: pc.fill_null(col, pa.scalar(False if col.type == pa.bool_() else
+                                                       "x" if col.type == pa.string() else 0, col.type))
+                      for n, col in zip(first.column_names, first.columns)})
+    chunked = pa.concat_tables([first.select(scan.table.column_names), scan.table.slice(2500)])
+    _same_tables(pa.Table.from_arrays(compiled.run(chunked), names=names), agg._partial(chunked))
+    calls = len(radix_spy)
+    condition = Comparison(">", c["v"], Literal(0, IntegerType()))
+    filtered = agg.compile_codegen(tuple(scan.output), condition)
+    states, count = filtered.run_counted(chunked)
+    kept = chunked.filter(pc.greater(chunked[c["v"].column_key], 0))
+    assert count == kept.num_rows
+    _same_tables(pa.Table.from_arrays(states, names=names), agg._partial(kept))
+    assert len(radix_spy) == calls + 1
+
+
+def test_radix_partitions_outgrowing_the_estimate_grow_and_others_stay_in_one_table(radix_spy, monkeypatch):
+    """A sample that repeats its keys underestimates the groups: partitions then outgrow their
+    slot tables and grow on their own. Few groups, or a column that is all null in a chunk (its
+    values cannot be moved), keep the single table. Every case equals pyarrow's partial phase."""
+    from engine.codegen import aggregate
+    monkeypatch.setattr(aggregate, "INITIAL_GROUPS", 1)
+    monkeypatch.setattr(aggregate, "GROUPS_PER_PARTITION", 4)
+    rehashed = []
+    rehash = aggregate._rehash
+
+    def counted(*args):
+        rehashed.append(args[1])
+        return rehash(*args)
+
+    monkeypatch.setattr(aggregate, "_rehash", counted)
+    partition = aggregate.radix_partition
+
+    def after_the_sample(*args):
+        rehashed.clear()                                # the sample's own table grew too
+        return partition(*args)
+
+    monkeypatch.setattr(aggregate, "radix_partition", after_the_sample)
+    n = 6000
+    rng = np.random.default_rng(29)
+    # every key twice: the sample's next to each other, the others anywhere after it
+    keys = np.concatenate([np.repeat(np.arange(128), 2), rng.permutation(np.repeat(np.arange(1, 2873) * 7919, 2))])
+    table = generated(seed=29).set_column(5, "g", pa.array(keys))
+    scan, c = _scan(table, TYPES)
+    names = None
+    for grouping, functions, partitioned in (([c["g"]], [AggregateFunction("sum", c["v"])], True),
+                                             ([c["a"]], [AggregateFunction("sum", c["v"])], False),
+                                             ([c["g"]], _functions(c), False)):
+        radix_spy.clear()
+        agg = _partial(scan, grouping, functions)
+        names = [a.column_key for a in agg.output]
+        ours = pa.Table.from_arrays(agg.compile_codegen(tuple(scan.output)).run(scan.table), names=names)
+        _same_tables(ours, agg._partial(scan.table))
+        assert bool(radix_spy) == partitioned
+        if partitioned:
+            assert radix_spy == [aggregate.MAX_RADIX_BITS] and rehashed
+
+
 def test_a_null_key_probing_past_the_key_zero_stays_its_own_group(monkeypatch):
     # A null key is stored as 0 plus a null flag. Build the probe sequence that makes 0 walk past
     # null's slot: 8 groups in 16 slots, null in its home slot, and keys whose home is 0's home
