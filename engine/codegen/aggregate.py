@@ -717,8 +717,8 @@ class CompiledAggregate(KernelFamily):
         rows they kept made at least half as many groups, and the rest going on like the sample
         would make more than two partitions of ``GROUPS_PER_PARTITION`` groups, the table would
         outgrow the cache and nearly every row would miss it: the rows are then partitioned into
-        enough partitions for that many groups each.
-        Only keys that are input columns are hashed outside the kernel."""
+        enough partitions for that many groups each. Only keys that are input columns can be
+        hashed outside the kernel, so computed keys never partition."""
         rows = table.num_rows
         if self._radix_keys is None or rows < RADIX_MIN_ROWS:
             return 0, 0

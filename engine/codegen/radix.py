@@ -2,10 +2,9 @@
 
 A hash aggregate over many groups in random order misses the cache on nearly every row: each
 row lands on a random slot of a table far larger than the cache. Partitioning the rows first by
-a few bits of their keys' hash (DuckDB's radix-partitioned aggregate, Spark's
-``UnsafeFixedWidthAggregationMap`` spilling by partition) makes every partition's table small,
-and a key's rows all in one partition, so the partitions aggregate one after the other into
-disjoint groups::
+a few bits of their keys' hash (as DuckDB's radix-partitioned aggregate does) makes every
+partition's table small, and puts all of a key's rows in one partition, so the partitions
+aggregate one after the other into disjoint groups::
 
     hashes = key_hashes([(values, validity), ...], rows)   # the aggregate kernel's own key hash
     moved, starts = radix_partition(chunks, hashes_of_chunks, bits)
@@ -15,13 +14,13 @@ Policy:
 
 * The key hash is the one the aggregate kernel computes, so its constants live here: Fibonacci
   hashing, each key xor-ed in and multiplied by 2^64 / phi, a null key as ``HASH_NULL``. Its top
-  bits pick the kernel's slot, so the partition is taken from the hash
-  mixed once more (``PARTITION_MIX``): partition and slot bits are then independent, and a
+  bits pick the kernel's slot, so the partition is taken from the hash mixed once more (a shift,
+  xor and multiply by ``PARTITION_MIX``): partition and slot bits are then independent, and a
   partition's groups spread over its whole slot table.
 * Partitioning is a counting sort: one pass counts each partition's rows, a second scatters every
   column's values to its partition's next free row. Reads are sequential and writes go to one
-  cursor per partition, which stays in cache: scattering three columns of 3M rows took 20 ms
-  against 47 ms for the gather of the same rows (``np.take`` by a sorted order).
+  cursor per partition, which stays in cache: scattering three columns of 3M rows took 20 ms,
+  gathering the same rows by their partition order 47 ms (each read a cache line of its own).
 * Rows keep their order within a partition, chunk after chunk.
 """
 from __future__ import annotations
