@@ -68,7 +68,7 @@ Policy:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Union
+from typing import Callable, NamedTuple, Union
 
 import numpy as np
 import pyarrow as pa
@@ -78,6 +78,7 @@ from engine.codegen.jit import njit
 from engine.codegen.kernel_cache import Kernel
 from engine.codegen.radix import HASH_MULTIPLIER, HASH_NULL, HASH_SEED, key_hashes, radix_partition
 from engine.codegen.radix import MAX_BITS as MAX_RADIX_BITS
+from engine.codegen.radix import ROW_BYTES as RADIX_ROW_BYTES
 # the pipeline compiler's expression emitter and Arrow helpers, shared within engine.codegen
 from engine.codegen.pipeline import (
     _EMITTERS,
@@ -571,6 +572,13 @@ def _accumulate_selected(g: _Emitter, buffers: tuple[AggregateBuffer, ...], inpu
 # the compiled aggregate
 
 
+class AggregateRun(NamedTuple):
+    """What ``CompiledAggregate.run_measured`` returns."""
+    arrays: list[pa.Array]   # one per key, then one per buffer
+    kept: int                # input rows that passed the condition
+    scratch_bytes: int       # the most it held at once besides input and groups: radix partitioning's copy
+
+
 class CompiledAggregate(KernelFamily):
     """A filter + project + partial aggregate compiled to numba kernels; see :func:`compile_aggregate`.
 
@@ -628,6 +636,22 @@ class CompiledAggregate(KernelFamily):
         return frozenset(key.column_key for _, key in self._dictionary_keys.values()
                          if key.expr_id in self._slot_of and self._slot_of[key.expr_id] not in self._used)
 
+    @property
+    def partition_bytes_per_row(self) -> int:
+        """The most memory radix partitioning (``_run_partitioned``) holds per input row besides the
+        input: the row's hash and partition id, and its copy of every column the kernel reads
+        (values, and validity when the column is nullable). 0 when a key is computed: such keys
+        are never partitioned."""
+        if self._radix_keys is None:
+            return 0
+        row = RADIX_ROW_BYTES
+        for slot in self._used:
+            column = self.input_attrs[slot]
+            if slot not in self._validity_only:
+                row += _PHYSICAL[type(column.data_type)].numpy.itemsize
+            row += column.nullable
+        return row
+
     def explain(self) -> str:
         """The source, preceded by what each generated name stands for (what explain("codegen") shows)."""
         lines = [f"# c{j} = {a}" for j, a in enumerate(self.input_attrs) if j in self._used]
@@ -654,7 +678,12 @@ class CompiledAggregate(KernelFamily):
         return self.run_counted(table)[0]
 
     def run_counted(self, table: Batch) -> tuple[list[pa.Array], int]:
-        """``run``, and how many input rows passed the condition.
+        """``run``, and how many input rows passed the condition."""
+        run = self.run_measured(table)
+        return run.arrays, run.kept
+
+    def run_measured(self, table: Batch) -> AggregateRun:
+        """``run``, how many input rows passed the condition, and the scratch memory it held.
 
         A table of several chunks (one per Parquet row group, say) runs chunk by chunk into the
         same groups, so no column is copied into one contiguous array first; string keys of every
@@ -664,17 +693,19 @@ class CompiledAggregate(KernelFamily):
         """
         n = table.num_rows
         if n == 0:
-            return self._empty(), 0
+            return AggregateRun(self._empty(), 0, 0)
         if isinstance(table, pa.RecordBatch):
             table = pa.Table.from_batches([table])
         table, dictionaries = self._with_key_codes(table)
         state = np.zeros(3, np.int64)             # groups, rows kept, 64 - log2(slots)
+        scratch = 0
+        strides = self._direct_strides(dictionaries) if self.keys else None
         if not self.keys:
             keys, buffers = self._run_global(table, state)
+        elif strides is not None:
+            keys, buffers = self._run_direct(table, state, strides)
         else:
-            strides = self._direct_strides(dictionaries)
-            keys, buffers = (self._run_hashed(table, state) if strides is None
-                             else self._run_direct(table, state, strides))
+            keys, buffers, scratch = self._run_hashed(table, state)
         groups = len(buffers[0][0]) if buffers else len(keys[0][0])
         out = [_to_arrow(values, nulls, groups, k.data_type.to_arrow())
                for (values, nulls), k in zip(keys, self._generated_keys)]
@@ -684,7 +715,7 @@ class CompiledAggregate(KernelFamily):
             out[j] = strings if strings.type == wanted else strings.cast(wanted)
         out += [_to_arrow(values, nulls, groups, b.data_type.to_arrow())
                 for (values, nulls), b in zip(buffers, self.buffers)]
-        return out, int(state[1])
+        return AggregateRun(out, int(state[1]), scratch)
 
     def _run_global(self, table: pa.Table, state: np.ndarray) -> tuple[list, list]:
         buffers = self._buffer_arrays(1)
@@ -697,7 +728,8 @@ class CompiledAggregate(KernelFamily):
             kernel.func(chunk.num_rows, *args, *_flat(buffers), state)
         return [], buffers
 
-    def _run_hashed(self, table: pa.Table, state: np.ndarray) -> tuple[list, list]:
+    def _run_hashed(self, table: pa.Table, state: np.ndarray) -> tuple[list, list, int]:
+        """Keys and buffers of the groups, and the bytes radix partitioning held (0 when it did not)."""
         chunks = _chunks(table)
         bits, expected = self._radix_bits(table)
         pattern = _shared_pattern([self._pattern(chunk) for chunk in chunks]) if bits else None
@@ -707,7 +739,7 @@ class CompiledAggregate(KernelFamily):
         for chunk in chunks:
             kernel, args = self._kernel_args(chunk)
             groups.consume(kernel, args, chunk.num_rows)
-        return groups.result()
+        return (*groups.result(), 0)
 
     def _radix_bits(self, table: pa.Table) -> tuple[int, int]:
         """How many bits of the key hash to radix-partition ``table`` by (0: none), and the groups
@@ -735,9 +767,10 @@ class CompiledAggregate(KernelFamily):
         return min(MAX_RADIX_BITS, bits), expected
 
     def _run_partitioned(self, chunks: list[pa.RecordBatch], pattern: tuple[str, ...], bits: int, expected: int,
-                         state: np.ndarray) -> tuple[list, list]:
+                         state: np.ndarray) -> tuple[list, list, int]:
         """The kernel over the rows radix-partitioned by their keys (``engine.codegen.radix``): one
-        partition after the other, each into a slot table of its own over the next free groups."""
+        partition after the other, each into a slot table of its own over the next free groups.
+        Also returns the bytes the partitioning held: the moved columns, each row's hash and id."""
         variant = self._variant(pattern)
         self._current = pattern
         kernel = self._kernel(variant)
@@ -750,6 +783,7 @@ class CompiledAggregate(KernelFamily):
             hashes.append(key_hashes(keys, chunk.num_rows))
         moved, starts = radix_partition(columns, hashes, bits)
         del columns, hashes
+        scratch = int(starts[-1]) * RADIX_ROW_BYTES + sum(a.nbytes for a in moved)
         per_partition = max(INITIAL_GROUPS, 1 << (-(-expected >> bits) - 1).bit_length())
         groups = _Groups(self, state, per_partition, capacity=int(starts[-1]))
         for p in range(1 << bits):
@@ -757,7 +791,7 @@ class CompiledAggregate(KernelFamily):
             if hi > lo:
                 groups.consume(kernel, [a[lo:hi] for a in moved], hi - lo)
                 groups.seal()
-        return groups.result()
+        return (*groups.result(), scratch)
 
     def _run_direct(self, table: pa.Table, state: np.ndarray, strides: np.ndarray) -> tuple[list, list]:
         size = int(strides[-1])

@@ -34,6 +34,7 @@ HASH_NULL = 0x5BD1E9955BD1E995        # what a null key contributes (its null fl
 HASH_MULTIPLIER = 0x9E3779B97F4A7C15  # 2^64 / golden ratio
 PARTITION_MIX = 0xFF51AFD7ED558CCD    # murmur3's finalizer constant
 MAX_BITS = 8                          # partition ids are uint8
+ROW_BYTES = 9                         # what partitioning holds per row besides its columns: hash and partition id
 
 
 @njit(cache=True)

@@ -161,16 +161,19 @@ class HashAggregateExec(SparkPlan):
             ctx.add(self.metrics["numOutputRows"], states.num_rows)
             yield states
 
-    def partial_batches(self, table: pa.Table, ctx, aggregate: Callable[[pa.Table], pa.Table]) -> Iterator[pa.Table]:
+    def partial_batches(self, table: pa.Table, ctx, aggregate: Callable[[pa.Table], pa.Table],
+                        scratch_bytes_per_row: int = 0) -> Iterator[pa.Table]:
         """``aggregate`` (this partial aggregate, compiled or not) over ``table`` in slices whose hash
         map fits in the execution memory the task is granted, each slice's states flushed downstream.
 
-        The hash map of n rows is reserved as if every row made a group (``hash_map_bytes_per_row``).
+        The hash map of n rows is reserved as if every row made a group (``hash_map_bytes_per_row``),
+        plus what ``aggregate`` holds per input row besides (``scratch_bytes_per_row``: the compiled
+        aggregate's copy of its columns when it radix-partitions them).
         When the task cannot get that for the whole input, the aggregate takes as many rows as it
         was granted memory for, emits their states and starts again, as Spark's partial aggregation
         gives up on merging more when memory is short: the final aggregate merges the states anyway.
         """
-        per_row = self.hash_map_bytes_per_row()
+        per_row = self.hash_map_bytes_per_row() + scratch_bytes_per_row
         with MemoryConsumer(ctx.task_memory_manager, "HashAggregate (partial)") as hash_map:
             start = 0
             while True:  # at least once: an empty input still gives a global aggregate's partial row

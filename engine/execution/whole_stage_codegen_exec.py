@@ -175,7 +175,8 @@ class WholeStageCodegenExec(SparkPlan):
                         else [top.execute_partition(index, ctx)])
         elif self._fused.outputs is None:
             table = self._read_source(kernel, index, ctx)
-            yield from top.partial_batches(table, ctx, lambda rows: self._run_kernel(kernel, rows, ctx))
+            yield from top.partial_batches(table, ctx, lambda rows: self._run_kernel(kernel, rows, ctx),
+                                           scratch_bytes_per_row=kernel.partition_bytes_per_row)
         else:
             yield self.execute_partition(index, ctx)
 
@@ -183,7 +184,10 @@ class WholeStageCodegenExec(SparkPlan):
         fused = self._fused
         started = time.perf_counter()
         compiled_before = kernel.compile_ms
-        arrays, kept = kernel.run_counted(table)
+        if fused.outputs is None:
+            arrays, kept, scratch = kernel.run_measured(table)
+        else:
+            (arrays, kept), scratch = kernel.run_counted(table), 0
         ctx.add(self.metrics["pipelineTime"], int((time.perf_counter() - started) * 1000))
         ctx.add(self.metrics["compileTime"], int(kernel.compile_ms - compiled_before))
         if arrays:
@@ -191,7 +195,8 @@ class WholeStageCodegenExec(SparkPlan):
         else:
             out = table.select([]).slice(0, kept)
         if fused.outputs is None:
-            ctx.observe_memory(table.nbytes + out.nbytes)    # the input batch and the hash table's groups
+            # the input batch, the hash table's groups and what radix partitioning moved
+            ctx.observe_memory(table.nbytes + out.nbytes + scratch)
         # the top's rows are the stage's; every operator below it passed on the rows that were kept
         ctx.add(fused.chain[0].metrics["numOutputRows"], out.num_rows)
         for op in fused.chain[1:]:

@@ -31,10 +31,12 @@ from engine.catalyst.expressions import (
 from engine.codegen.aggregate import INITIAL_GROUPS, MAX_DIRECT_GROUPS, AggregateBuffer, compile_aggregate
 from engine.codegen.pipeline import CodegenUnsupported
 from engine.execution.filter_exec import FilterExec
+from engine.execution import hash_aggregate_exec
 from engine.execution.hash_aggregate_exec import HashAggregateExec, buffer_names
 from engine.execution.local_table_scan_exec import LocalTableScanExec
 from engine.execution.planner import _buffer_type
 from engine.execution.whole_stage_codegen_exec import WholeStageCodegenExec
+from engine.memory import TaskMemoryManager, UnifiedMemoryManager
 from engine.scheduler.task_context import TaskContext
 from engine.sql import functions as F
 from engine.sql.types import (
@@ -448,6 +450,49 @@ def test_radix_partitions_outgrowing_the_estimate_grow_and_others_stay_in_one_ta
         assert bool(radix_spy) == partitioned
         if partitioned:
             assert radix_spy == [aggregate.MAX_RADIX_BITS] and rehashed
+
+
+def test_radix_partitioning_reports_and_reserves_the_copy_it_makes(radix_spy, monkeypatch):
+    """Partitioning copies every column the kernel reads, and holds each row's hash and partition
+    id: ``partition_bytes_per_row`` says how much, ``run_measured`` what a run held, the stage
+    counts it in the task's peak memory, and the partial aggregate reserves it with its hash map,
+    so that a task short of memory takes slices that small."""
+    table = generated(seed=23)
+    scan, c = _scan(table, TYPES)
+    agg = _partial(scan, [c["g"]], [AggregateFunction("sum", c["v"]), AggregateFunction("count", c["s"])])
+    compiled = agg.compile_codegen(tuple(scan.output))
+    # the hash and id (9), g (int64) and v (int32) with their validity, s's validity only
+    assert compiled.partition_bytes_per_row == 9 + (8 + 1) + (4 + 1) + 1
+    run = compiled.run_measured(scan.table)
+    assert radix_spy and run.kept == N
+    assert run.scratch_bytes == N * compiled.partition_bytes_per_row    # every column here has nulls
+    assert _partial(scan, [c["a"]], [AggregateFunction("sum", c["v"])]).compile_codegen(
+        tuple(scan.output)).run_measured(scan.table).scratch_bytes == 0  # few groups: one table
+    computed = _partial(scan, [Arithmetic("+", c["g"], Literal(1, LongType()))], [AggregateFunction("sum", c["v"])])
+    assert computed.compile_codegen(tuple(scan.output)).partition_bytes_per_row == 0
+
+    stage = WholeStageCodegenExec(agg, 1)
+    per_row = agg.hash_map_bytes_per_row() + compiled.partition_bytes_per_row
+    memory = 2000 * per_row                         # three slices of 2000 rows
+    monkeypatch.setattr(hash_aggregate_exec, "MIN_PARTIAL_ROWS", 1000)
+
+    class Ctx:
+        def __init__(self):
+            self.peak = 0
+            self.task_memory_manager = TaskMemoryManager(UnifiedMemoryManager(memory, 0), task_attempt_id=1)
+
+        def add(self, m, value):
+            pass
+
+        def observe_memory(self, nbytes):
+            self.peak = max(self.peak, nbytes)
+
+    ctx = Ctx()
+    slices = list(stage.execute_batches(0, ctx))
+    assert [s.num_rows for s in slices] == [len(pc.unique(table["g"][i:i + 2000])) for i in range(0, N, 2000)]
+    ctx = Ctx()
+    whole = stage.execute_partition(0, ctx)
+    assert ctx.peak >= scan.table.nbytes + whole.nbytes + run.scratch_bytes
 
 
 def test_a_null_key_probing_past_the_key_zero_stays_its_own_group(monkeypatch):
