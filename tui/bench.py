@@ -33,8 +33,11 @@ Policy:
    This run also compiles Ember's kernels, so compile time stays out of the medians
    (``process=True`` measures it separately).
 4. ``warmup_rounds`` untimed rounds, then ``rounds`` timed rounds, interleaved: round r runs
-   every query once on every engine, with the engines' order rotated each round, so that
-   machine noise (other processes, thermal changes, a shared CI box) falls on every engine alike.
+   every query once on every engine, in the order ``round_order`` gives, so that machine noise
+   (other processes, thermal changes, a shared CI box) falls on every engine alike. Each engine
+   takes each place in the order and follows each other engine equally often (a balanced Latin
+   square): a plain rotation would put every engine after the same one, round after round, and
+   whatever that one leaves behind would weigh on the engine after it only.
    A ``gc.collect()`` precedes each run, outside the timing, and a wait (``quiesce``, at most
    3 s) for the processes this one started, PySpark's JVM, to stop using the CPU: the JVM goes
    on compiling and collecting after its query returns, and the next engine would pay for it.
@@ -230,8 +233,7 @@ def _round(selected, timed: dict[str, list[str]], runners, round_index: int, res
         engines = timed[q.name]
         if not engines:
             continue
-        shift = round_index % len(engines)
-        for name in engines[shift:] + engines[:shift]:
+        for name in round_order(engines, round_index):
             gc.collect()
             quiesce()
             started = time.perf_counter()
@@ -243,6 +245,22 @@ def _round(selected, timed: dict[str, list[str]], runners, round_index: int, res
             if table.num_rows != expected:  # a changed answer mid-run is a bug, not a timing
                 raise RuntimeError(f"{q.name}: {name} returned {table.num_rows} rows, {expected} when checked")
             results.times.setdefault(q.name, {}).setdefault(name, []).append(elapsed)
+
+
+def round_order(engines: Sequence[str], round_index: int) -> list[str]:
+    """The engines in the order round ``round_index`` runs them: the rows of a Williams design.
+
+    Over n rounds (2n when n is odd) every engine runs once in each place, and runs right after
+    every other engine equally often. Row r is ``0, 1, n-1, 2, n-2, ...`` plus r (mod n); with an
+    odd n, the rows after the first n are the first n reversed."""
+    n = len(engines)
+    first = [0]
+    for j in range(1, n):
+        first.append((j + 1) // 2 if j % 2 else n - j // 2)
+    period = n if n % 2 == 0 else 2 * n
+    r = round_index % period
+    row = [(k + r) % n for k in first]
+    return [engines[k] for k in (row if r < n else [(k + r - n) % n for k in first][::-1])]
 
 
 def quiesce(timeout: float = QUIESCE_TIMEOUT_S, window: float = 0.05, busy: float = 0.05) -> float:

@@ -175,6 +175,26 @@ def test_timed_runs_wait_for_started_processes_to_stop_using_the_cpu():
         spinning.wait()
 
 
+@pytest.mark.parametrize("n", [1, 2, 3, 4, 5])
+def test_rounds_put_every_engine_in_every_place_and_after_every_other_equally_often(n):
+    """``round_order`` is a Williams design: over n rounds (2n for an odd n) each engine runs once
+    in each place, and each engine runs right after each other one equally often."""
+    from collections import Counter
+
+    from tui.bench import round_order
+
+    engines = [f"e{k}" for k in range(n)]
+    period = n if n % 2 == 0 else 2 * n
+    rows = [round_order(engines, r) for r in range(period)]
+    assert all(sorted(row) == engines for row in rows)
+    assert all(Counter(row[place] for row in rows) == Counter({e: period // n for e in engines})
+               for place in range(n))
+    after = Counter((row[k], row[k + 1]) for row in rows for k in range(n - 1))
+    assert set(after) == {(a, b) for a in engines for b in engines if a != b}
+    assert len(set(after.values())) <= 1
+    assert round_order(engines, period) == rows[0]
+
+
 def test_process_children_cache_bytecode_as_a_users_python_does(monkeypatch):
     """A timed child process must not compile Ember's modules from source on every start because the
     caller's environment turns bytecode caching off."""
