@@ -44,7 +44,8 @@ Policy:
 5. Reported: the median of each (query, engine); each peer's ratio to Ember,
    ``peer_median / ember_median`` (> 1 means Ember is faster).
 6. JSON (for a later ``ember bench --compare`` gate): per query and engine the median and every
-   round's seconds, rows, correctness and errors; the ratios; the machine (CPU, cores, memory,
+   round's seconds, and CPU seconds (``RunCPU``: this process's user and system time, its child
+   processes' time), rows, correctness and errors; the ratios; the machine (CPU, cores, memory,
    load average before and after, Python, each engine's version and thread count, git commit).
 """
 from __future__ import annotations
@@ -59,7 +60,7 @@ import statistics
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import astuple, dataclass, field
 from pathlib import Path
 from typing import Sequence
 
@@ -88,6 +89,23 @@ def _benchmarks():
     return datagen, queries, process_times
 
 
+@dataclass(frozen=True)
+class RunCPU:
+    """The CPU seconds spent during one timed run: by this process (the in-process engines, and
+    PySpark's Python side), split into user and system time, and by the processes it started
+    (PySpark's JVM, which lives as long as the run; a child that ends mid-run is not counted). System time that grows while user time does not is the kernel's work for
+    the run (page faults on fresh memory, file reads), not the engine's."""
+
+    user: float
+    system: float
+    children: float
+
+
+def _cpu_now() -> RunCPU:
+    own = psutil.Process().cpu_times()
+    return RunCPU(own.user, own.system, _cpu_seconds(psutil.Process().children(recursive=True)))
+
+
 @dataclass
 class BenchResults:
     """What one ``run_bench`` measured. Times are seconds."""
@@ -97,6 +115,7 @@ class BenchResults:
     engines: list[str]
     queries: list[str]
     times: dict[str, dict[str, list[float]]] = field(default_factory=dict)  # query -> engine -> per round
+    cpu: dict[str, dict[str, list[RunCPU]]] = field(default_factory=dict)    # query -> engine -> per round
     rows: dict[str, dict[str, int]] = field(default_factory=dict)
     errors: dict[str, dict[str, str]] = field(default_factory=dict)  # query -> engine -> why it was not timed
     mismatches: dict[str, str] = field(default_factory=dict)  # query -> check_equal's message
@@ -131,7 +150,10 @@ class BenchResults:
             for e in self.engines:
                 ts = self.times.get(q, {}).get(e, [])
                 error = self.errors.get(q, {}).get(e)
+                cpu = self.cpu.get(q, {}).get(e, [])
                 engines[e] = {"median_s": medians.get(q, {}).get(e), "times_s": ts,
+                              "cpu_user_s": [c.user for c in cpu], "cpu_system_s": [c.system for c in cpu],
+                              "children_cpu_s": [c.children for c in cpu],
                               "rows": self.rows.get(q, {}).get(e), "correct": error is None, "error": error}
             queries[q] = {"engines": engines, "ratio_to_ember": ratios.get(q, {}),
                           "mismatch": self.mismatches.get(q)}
@@ -236,15 +258,19 @@ def _round(selected, timed: dict[str, list[str]], runners, round_index: int, res
         for name in round_order(engines, round_index):
             gc.collect()
             quiesce()
+            cpu_before = _cpu_now()
             started = time.perf_counter()
             table = runners[name].run(q)
             elapsed = time.perf_counter() - started
+            cpu_after = _cpu_now()
             if results is None:
                 continue
             expected = results.rows[q.name][name]
             if table.num_rows != expected:  # a changed answer mid-run is a bug, not a timing
                 raise RuntimeError(f"{q.name}: {name} returned {table.num_rows} rows, {expected} when checked")
             results.times.setdefault(q.name, {}).setdefault(name, []).append(elapsed)
+            results.cpu.setdefault(q.name, {}).setdefault(name, []).append(
+                RunCPU(*(after - before for after, before in zip(astuple(cpu_after), astuple(cpu_before)))))
 
 
 def round_order(engines: Sequence[str], round_index: int) -> list[str]:

@@ -149,6 +149,33 @@ def test_run_bench_does_not_time_a_wrong_answer(data, tmp_path, monkeypatch):
     assert polars["correct"] is False and polars["times_s"] == [] and polars["median_s"] is None
 
 
+def test_run_bench_records_each_runs_cpu_time(data, tmp_path, monkeypatch):
+    """Each timed run's CPU seconds go into the JSON beside its wall time: a run that spins for
+    0.3 s in this process shows nearly that much CPU time."""
+    import time
+
+    from tui.bench import run_bench
+
+    real_run = Q.DuckDBRunner.run
+
+    def spinning(self, query):
+        until = time.perf_counter() + 0.3
+        while time.perf_counter() < until:
+            pass
+        return real_run(self, query)
+
+    monkeypatch.setattr(Q.DuckDBRunner, "run", spinning)
+    out = tmp_path / "bench.json"
+    results = run_bench(SF, ["duckdb"], ["q6"], rounds=2, console=Console(record=True), warmup_rounds=0,
+                        json_path=out, data_root=data.root.parent)
+    assert results.ok
+    duckdb = json.loads(out.read_text())["queries"]["q6"]["engines"]["duckdb"]
+    assert len(duckdb["cpu_user_s"]) == len(duckdb["cpu_system_s"]) == len(duckdb["children_cpu_s"]) == 2
+    assert all(user + system >= 0.25 for user, system in zip(duckdb["cpu_user_s"], duckdb["cpu_system_s"]))
+    assert all(user + system <= wall * os.cpu_count() + 0.05 for user, system, wall
+               in zip(duckdb["cpu_user_s"], duckdb["cpu_system_s"], duckdb["times_s"]))
+
+
 def test_timed_runs_wait_for_started_processes_to_stop_using_the_cpu():
     """``quiesce``: a child process busy for 0.4 s (as PySpark's JVM after a query) is waited for,
     then the timed run may start; a wait never passes its limit."""
