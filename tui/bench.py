@@ -93,8 +93,9 @@ def _benchmarks():
 class RunCPU:
     """The CPU seconds spent during one timed run: by this process (the in-process engines, and
     PySpark's Python side), split into user and system time, and by the processes it started
-    (PySpark's JVM, which lives as long as the run; a child that ends mid-run is not counted). System time that grows while user time does not is the kernel's work for
-    the run (page faults on fresh memory, file reads), not the engine's."""
+    (PySpark's JVM, which outlives the run; a child that ends mid-run is not counted). System
+    time that grows while user time does not is the kernel's work for the run (page faults on
+    fresh memory, file reads), not the engine's."""
 
     user: float
     system: float
@@ -285,8 +286,8 @@ def round_order(engines: Sequence[str], round_index: int) -> list[str]:
         first.append((j + 1) // 2 if j % 2 else n - j // 2)
     period = n if n % 2 == 0 else 2 * n
     r = round_index % period
-    row = [(k + r) % n for k in first]
-    return [engines[k] for k in (row if r < n else [(k + r - n) % n for k in first][::-1])]
+    row = [engines[(k + r) % n] for k in first]
+    return row if r < n else row[::-1]
 
 
 def quiesce(timeout: float = QUIESCE_TIMEOUT_S, window: float = 0.05, busy: float = 0.05) -> float:
