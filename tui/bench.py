@@ -60,7 +60,7 @@ import statistics
 import subprocess
 import sys
 import time
-from dataclasses import astuple, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
@@ -102,9 +102,19 @@ class RunCPU:
     children: float
 
 
-def _cpu_now() -> RunCPU:
-    own = psutil.Process().cpu_times()
-    return RunCPU(own.user, own.system, _cpu_seconds(psutil.Process().children(recursive=True)))
+def _cpu_now() -> tuple[float, float, dict[int, float]]:
+    """This process's user and system seconds so far, and each live child's CPU seconds by pid."""
+    me = psutil.Process()
+    own = me.cpu_times()
+    return own.user, own.system, _cpu_seconds(me.children(recursive=True))
+
+
+def _cpu_between(before: tuple[float, float, dict[int, float]],
+                 after: tuple[float, float, dict[int, float]]) -> RunCPU:
+    """The CPU spent from ``before`` to ``after`` (both ``_cpu_now``); children are matched by pid,
+    so one that ended meanwhile takes nothing off the total."""
+    children = sum(seconds - before[2].get(pid, 0.0) for pid, seconds in after[2].items())
+    return RunCPU(after[0] - before[0], after[1] - before[1], children)
 
 
 @dataclass
@@ -270,8 +280,7 @@ def _round(selected, timed: dict[str, list[str]], runners, round_index: int, res
             if table.num_rows != expected:  # a changed answer mid-run is a bug, not a timing
                 raise RuntimeError(f"{q.name}: {name} returned {table.num_rows} rows, {expected} when checked")
             results.times.setdefault(q.name, {}).setdefault(name, []).append(elapsed)
-            results.cpu.setdefault(q.name, {}).setdefault(name, []).append(
-                RunCPU(*(after - before for after, before in zip(astuple(cpu_after), astuple(cpu_before)))))
+            results.cpu.setdefault(q.name, {}).setdefault(name, []).append(_cpu_between(cpu_before, cpu_after))
 
 
 def round_order(engines: Sequence[str], round_index: int) -> list[str]:
@@ -302,22 +311,23 @@ def quiesce(timeout: float = QUIESCE_TIMEOUT_S, window: float = 0.05, busy: floa
         children = psutil.Process().children(recursive=True)
         if not children:
             break
-        before = _cpu_seconds(children)
+        before = sum(_cpu_seconds(children).values())
         time.sleep(window)
-        if _cpu_seconds(children) - before < busy * window:
+        if sum(_cpu_seconds(children).values()) - before < busy * window:
             break
     return time.perf_counter() - started
 
 
-def _cpu_seconds(processes) -> float:
-    total = 0.0
+def _cpu_seconds(processes) -> dict[int, float]:
+    """Each process's user and system seconds so far, by pid; one that ended meanwhile is left out."""
+    seconds = {}
     for p in processes:
         try:
             t = p.cpu_times()
-        except psutil.Error:   # it ended meanwhile
+        except psutil.Error:
             continue
-        total += t.user + t.system
-    return total
+        seconds[p.pid] = t.user + t.system
+    return seconds
 
 
 def _fmt_seconds(seconds: float | None) -> str:

@@ -151,14 +151,26 @@ def test_run_bench_does_not_time_a_wrong_answer(data, tmp_path, monkeypatch):
 
 def test_run_bench_records_each_runs_cpu_time(data, tmp_path, monkeypatch):
     """Each timed run's CPU seconds go into the JSON beside its wall time: a run that spins for
-    0.3 s in this process shows nearly that much CPU time."""
+    0.3 s in this process shows nearly that much CPU time. A child process that ends during a run
+    takes nothing off the children's time (children are matched by pid)."""
+    import subprocess
+    import sys
     import time
 
     from tui.bench import run_bench
 
     real_run = Q.DuckDBRunner.run
+    # busy for 0.2 s, then idle: its CPU time is counted before the first run and gone after it
+    child = subprocess.Popen([sys.executable, "-c", "import time\nt = time.time() + 0.2\n"
+                                                    "while time.time() < t: pass\ntime.sleep(60)"])
+
+    calls = []
 
     def spinning(self, query):
+        calls.append(query.name)
+        if len(calls) == 2:                     # the first timed run (the first call is the check)
+            child.kill()
+            child.wait()
         until = time.perf_counter() + 0.3
         while time.perf_counter() < until:
             pass
@@ -166,14 +178,20 @@ def test_run_bench_records_each_runs_cpu_time(data, tmp_path, monkeypatch):
 
     monkeypatch.setattr(Q.DuckDBRunner, "run", spinning)
     out = tmp_path / "bench.json"
-    results = run_bench(SF, ["duckdb"], ["q6"], rounds=2, console=Console(record=True), warmup_rounds=0,
-                        json_path=out, data_root=data.root.parent)
+    try:
+        time.sleep(0.5)
+        results = run_bench(SF, ["duckdb"], ["q6"], rounds=2, console=Console(record=True), warmup_rounds=0,
+                            json_path=out, data_root=data.root.parent)
+    finally:
+        child.kill()
+        child.wait()
     assert results.ok
     duckdb = json.loads(out.read_text())["queries"]["q6"]["engines"]["duckdb"]
     assert len(duckdb["cpu_user_s"]) == len(duckdb["cpu_system_s"]) == len(duckdb["children_cpu_s"]) == 2
     assert all(user + system >= 0.25 for user, system in zip(duckdb["cpu_user_s"], duckdb["cpu_system_s"]))
     assert all(user + system <= wall * os.cpu_count() + 0.05 for user, system, wall
                in zip(duckdb["cpu_user_s"], duckdb["cpu_system_s"], duckdb["times_s"]))
+    assert all(children >= 0 for children in duckdb["children_cpu_s"])
 
 
 def test_timed_runs_wait_for_started_processes_to_stop_using_the_cpu():
