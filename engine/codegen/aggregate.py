@@ -699,10 +699,9 @@ class CompiledAggregate(KernelFamily):
         table, dictionaries = self._with_key_codes(table)
         state = np.zeros(3, np.int64)             # groups, rows kept, 64 - log2(slots)
         scratch = 0
-        strides = self._direct_strides(dictionaries) if self.keys else None
         if not self.keys:
             keys, buffers = self._run_global(table, state)
-        elif strides is not None:
+        elif (strides := self._direct_strides(dictionaries)) is not None:
             keys, buffers = self._run_direct(table, state, strides)
         else:
             keys, buffers, scratch = self._run_hashed(table, state)
