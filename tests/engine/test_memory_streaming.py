@@ -1,10 +1,14 @@
 """The pieces that keep a job's memory near its execution memory: the shuffle write buffer spills
 partition-sorted segments, the partial aggregate flushes slices its hash map has memory for, an
 in-memory merge reserves its working memory or spills instead, and the native-allocator setting
-checks its input."""
+checks its input and, by default, keeps freed Arrow memory for the next task."""
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import sys
+import textwrap
 
 import numpy as np
 import pyarrow as pa
@@ -200,3 +204,54 @@ def test_return_freed_memory_says_how_to_start_a_process_on_the_system_allocator
     monkeypatch.setattr(native.pa, "default_memory_pool", pa.mimalloc_memory_pool)
     with pytest.raises(ValueError, match="ARROW_DEFAULT_MEMORY_POOL=system"):
         native.configure_native_memory(_Conf({native.RETURN_FREED_MEMORY: "true"}))
+
+
+REUSE = textwrap.dedent("""
+    import json, resource, threading, time
+    import numpy as np, pyarrow as pa
+    from engine.memory import native
+
+    class Conf(dict):
+        def get(self, key, default=None):
+            return super().get(key, default)
+
+    native.configure_native_memory(Conf({native.RETURN_FREED_MEMORY: sys.argv[1]}))
+    faults = []
+    def task():  # an executor thread: allocates, frees, waits past Arrow's 1 s decay, allocates again
+        for _ in range(2):
+            before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+            buffer = pa.allocate_buffer(64 << 20)
+            np.frombuffer(buffer, np.uint8)[:] = 1
+            del buffer
+            faults.append(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
+            time.sleep(1.5)
+    thread = threading.Thread(target=task)
+    thread.start()
+    thread.join()
+    print(json.dumps({"backend": pa.default_memory_pool().backend_name, "faults": faults}))
+""")
+
+
+def _reuse(return_freed: str, pool: str | None) -> dict:
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    environment = {k: v for k, v in os.environ.items() if k != native.ARROW_POOL_ENV}
+    if pool:
+        environment[native.ARROW_POOL_ENV] = pool
+    done = subprocess.run([sys.executable, "-c", "import sys\n" + REUSE, return_freed], cwd=root,
+                          capture_output=True, text=True, timeout=120, env=environment)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_by_default_a_task_reuses_the_pages_an_earlier_task_freed():
+    kept = _reuse("false", None)
+    assert kept["backend"] == "jemalloc"
+    first, again = kept["faults"]
+    assert again < first // 20  # the second buffer finds the first one's pages still mapped
+    returned = _reuse("true", "system")  # the opposite setting gives them back
+    assert returned["backend"] == "system"
+    assert returned["faults"][1] > returned["faults"][0] // 2
+
+
+def test_a_process_that_chose_its_arrow_pool_keeps_it():
+    assert _reuse("false", "mimalloc")["backend"] == "mimalloc"
