@@ -103,6 +103,7 @@ from engine.codegen.pipeline import (
     _true_code,
     _unsupported_reason,
 )
+from engine.memory import native
 from engine.sql.types import (
     BooleanType,
     DataType,
@@ -222,11 +223,11 @@ def _rehash(hashes, groups, slots, shift):
 def _slot_table(size: int) -> tuple[np.ndarray, int]:
     """An empty slot table for ``size`` groups, and the shift that takes a hash to a slot."""
     cap = SLOTS_PER_GROUP * size                  # a power of two, > size: a probe always ends
-    return np.full(cap, _EMPTY_SLOT, np.uint32), 64 - (cap.bit_length() - 1)
+    return native.full(cap, _EMPTY_SLOT, np.uint32), 64 - (cap.bit_length() - 1)
 
 
 def _grown(a: np.ndarray, size: int, used: int) -> np.ndarray:
-    b = np.empty(size, a.dtype)
+    b = native.empty(size, a.dtype)
     b[:used] = a[:used]
     return b
 
@@ -247,8 +248,9 @@ class _Groups:
         self.size = size                       # groups the slot table takes (a power of two)
         self.capacity = max(capacity, size)    # groups the dense arrays take
         self.base = 0
-        self.hashes = np.empty(self.capacity, np.uint64)
-        self.keys = [(np.empty(self.capacity, _PHYSICAL[type(k.data_type)].numpy), np.empty(self.capacity, np.bool_))
+        self.hashes = native.empty(self.capacity, np.uint64)
+        self.keys = [(native.empty(self.capacity, _PHYSICAL[type(k.data_type)].numpy),
+                      native.empty(self.capacity, np.bool_))
                      for k in agg._generated_keys]
         self.buffers = agg._buffer_arrays(self.capacity)
         self.slots, state[2] = _slot_table(size)
@@ -794,8 +796,8 @@ class CompiledAggregate(KernelFamily):
 
     def _run_direct(self, table: pa.Table, state: np.ndarray, strides: np.ndarray) -> tuple[list, list]:
         size = int(strides[-1])
-        seen = np.zeros(size, np.bool_)
-        keys = [(np.empty(size, _PHYSICAL[type(k.data_type)].numpy), np.empty(size, np.bool_))
+        seen = native.zeros(size, np.bool_)
+        keys = [(native.empty(size, _PHYSICAL[type(k.data_type)].numpy), native.empty(size, np.bool_))
                 for k in self._generated_keys]
         buffers = self._buffer_arrays(size)
         for chunk in _chunks(table):
@@ -852,8 +854,8 @@ class CompiledAggregate(KernelFamily):
         return args
 
     def _buffer_arrays(self, size: int) -> list[tuple[np.ndarray, np.ndarray | None]]:
-        return [(np.empty(size, _PHYSICAL[type(b.data_type)].numpy),
-                 np.empty(size, np.bool_) if b.kind != "count" else None) for b in self.buffers]
+        return [(native.empty(size, _PHYSICAL[type(b.data_type)].numpy),
+                 native.empty(size, np.bool_) if b.kind != "count" else None) for b in self.buffers]
 
     def _empty(self) -> list[pa.Array]:
         if self.keys:

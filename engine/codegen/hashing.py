@@ -33,6 +33,7 @@ import numpy as np
 import pyarrow as pa
 
 from engine.codegen.jit import interpreted, njit
+from engine.memory import native
 
 SPARK_HASH_SEED = 42
 INTERPRET_MAX_ROWS = 256
@@ -216,7 +217,7 @@ def _running_hashes(arrays) -> np.ndarray:
     for c in columns:
         if len(c) != n:
             raise ValueError(f"columns to hash differ in length: {[len(x) for x in columns]}")
-    hashes = np.full(n, SPARK_HASH_SEED, np.int64)
+    hashes = native.full(n, SPARK_HASH_SEED, np.int64)
     for c in columns:
         _hash_into(c, hashes)
     return hashes

@@ -39,6 +39,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from engine.codegen.jit import njit
+from engine.memory import native
 
 EMPTY = -1
 BLOCK_BITS = 3  # slots per block: 8, two cache lines of single-key slots
@@ -88,10 +89,10 @@ def integer_key_matrix(columns: list, null_groups: bool = False) -> KeyMatrix | 
     if not all(is_integer_like(c.type) for c in columns):
         return None
     n = len(columns[0]) if columns else 0
-    null_bits = np.zeros(n, np.int64)
+    null_bits = native.zeros(n, np.int64)
     any_null = False
     width = len(columns) + (1 if null_groups else 0)
-    values = np.empty((n, width), np.int64)
+    values = native.empty((n, width), np.int64)
     for j, column in enumerate(columns):
         ints = as_int64(column)
         if ints.null_count:
@@ -127,7 +128,7 @@ class GroupedRows:
         With this table's ``bitmap`` (``key_bitmap``) the keys are looked up in it instead."""
         if keys.shape[1] != self.key_count:
             raise ValueError(f"looking up {keys.shape[1]} key columns in a table of {self.key_count}")
-        out = np.empty(keys.shape[0], np.int64)
+        out = native.empty(keys.shape[0], np.int64)
         if bitmap is None:
             bitmap = _NO_BITMAP
         _lookup(self.slots, _block_shift(self.slots.shape[0]), keys, bitmap is not _NO_BITMAP, bitmap.low,
@@ -167,9 +168,9 @@ def key_bitmap(table: GroupedRows) -> KeyBitmap | None:
     size = high - low + 1
     if size > MAX_BITMAP_BITS_PER_GROUP * table.num_groups:
         return None
-    words = np.zeros((size + 63) // 64, np.int64)
-    ranks = np.empty(words.shape[0], np.int64)
-    groups_by_rank = np.empty(groups.shape[0], np.int64)
+    words = native.zeros((size + 63) // 64, np.int64)
+    ranks = native.empty(words.shape[0], np.int64)
+    groups_by_rank = native.empty(groups.shape[0], np.int64)
     _index_bits(keys, groups, np.int64(low), words, ranks, groups_by_rank)
     return KeyBitmap(low, size, words, ranks, groups_by_rank)
 
@@ -187,10 +188,10 @@ def _block_shift(size: int) -> np.int64:
 def group_rows(keys: np.ndarray) -> GroupedRows:
     """Each row's group among the rows of ``keys``, groups numbered in the order first seen."""
     size = 1 << slot_bits(keys.shape[0])
-    slots = np.empty((size, keys.shape[1] + 1), np.int64)
+    slots = native.empty((size, keys.shape[1] + 1), np.int64)
     slots[:, 0] = EMPTY
-    group_of_row = np.empty(keys.shape[0], np.int64)
-    first_row = np.empty(keys.shape[0], np.int64)
+    group_of_row = native.empty(keys.shape[0], np.int64)
+    first_row = native.empty(keys.shape[0], np.int64)
     groups = _insert(keys, _block_shift(size), slots, group_of_row, first_row)
     return GroupedRows(slots, group_of_row, first_row[:groups])
 

@@ -37,6 +37,7 @@ from engine.codegen.integer_keys import (
     key_bitmap,
 )
 from engine.codegen.jit import njit
+from engine.memory import native
 
 
 @dataclass(frozen=True)
@@ -75,8 +76,8 @@ def build_hashed_relation(key_columns: list) -> HashedRelation | None:
     valid_rows = np.flatnonzero(~keys.nulls) if keys.nulls is not None else None
     values = keys.values if valid_rows is None else np.ascontiguousarray(keys.values[valid_rows])
     table = group_rows(values)
-    offsets = np.zeros(table.num_groups + 1, np.int64)
-    rows = np.empty(values.shape[0], np.int64)
+    offsets = native.zeros(table.num_groups + 1, np.int64)
+    rows = native.empty(values.shape[0], np.int64)
     _rows_by_group(table.group_of_row, offsets, rows)
     if valid_rows is not None:
         rows = valid_rows[rows]
@@ -106,8 +107,8 @@ class Probe:
             stream_rows = np.flatnonzero(self.matched)
             return stream_rows, self.relation.rows[self.groups[stream_rows]]
         total = _match_count(self.groups, self.relation.offsets)
-        stream_rows = np.empty(total, np.int64)
-        build_rows = np.empty(total, np.int64)
+        stream_rows = native.empty(total, np.int64)
+        build_rows = native.empty(total, np.int64)
         _expand(self.groups, self.relation.offsets, self.relation.rows, stream_rows, build_rows)
         return stream_rows, build_rows
 

@@ -29,6 +29,7 @@ import pyarrow.compute as pc
 
 from engine.codegen.integer_keys import group_rows, integer_key_matrix
 from engine.codegen.jit import njit
+from engine.memory import native
 
 MERGES = ("sum", "min", "max")
 
@@ -69,8 +70,8 @@ def _merged(column: pa.ChunkedArray, merge: str, group_of_row: np.ndarray, group
     has_nulls = array.null_count > 0
     valid = pc.is_valid(array).to_numpy(zero_copy_only=False) if has_nulls else np.ones(0, np.bool_)
     values = (pc.fill_null(array, 0) if has_nulls else array).to_numpy()
-    out = np.zeros(groups, values.dtype)
-    seen = np.zeros(groups, np.bool_)
+    out = native.zeros(groups, values.dtype)
+    seen = native.zeros(groups, np.bool_)
     if merge == "sum":
         _merge_sum(values, valid, has_nulls, group_of_row, out, seen)
     else:

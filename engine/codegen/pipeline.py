@@ -72,6 +72,7 @@ from engine.catalyst.expressions import (
     UnaryMinus,
 )
 from engine.codegen.kernel_cache import Kernel, fingerprint, load_kernel
+from engine.memory import native
 from engine.sql.types import (
     BooleanType,
     DataType,
@@ -919,7 +920,7 @@ def _column_validity(arr: pa.Array) -> np.ndarray:
         arr = arr.dictionary_decode()
     validity = arr.buffers()[0]
     if validity is None:             # a chunk without nulls in a column that has some elsewhere
-        return np.ones(len(arr), np.bool_)
+        return native.full(len(arr), True, np.bool_)
     return _unpack_bits(validity, arr.offset, len(arr))
 
 
@@ -1149,13 +1150,13 @@ class CompiledPipeline(KernelFamily):
         if variant.has_kernel:
             kernel = self._kernel(variant)
             if variant.has_selection:
-                selection = np.empty(n, np.int64)
+                selection = native.empty(n, np.int64)
             for j, e in enumerate(self._computed):
                 if isinstance(e.data_type, NullType):
                     computed.append(None)
                     continue
-                values = np.empty(n, _PHYSICAL[type(e.data_type)].numpy)
-                computed.append((values, np.empty(n, np.bool_) if variant.out_nullable[j] else None))
+                values = native.empty(n, _PHYSICAL[type(e.data_type)].numpy)
+                computed.append((values, native.empty(n, np.bool_) if variant.out_nullable[j] else None))
             k = start = 0
             for chunk in _chunks(table):
                 args: list = [chunk.num_rows]

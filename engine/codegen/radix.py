@@ -28,6 +28,7 @@ from __future__ import annotations
 import numpy as np
 
 from engine.codegen.jit import njit
+from engine.memory import native
 
 HASH_SEED = 0x243F6A8885A308D3
 HASH_NULL = 0x5BD1E9955BD1E995        # what a null key contributes (its null flag is compared too)
@@ -68,7 +69,7 @@ def key_hashes(keys: list[tuple[np.ndarray, np.ndarray | None]], rows: int) -> n
     """Each row's hash of its keys, given as ``(values, validity or None)``, as the aggregate
     kernel hashes them: ``HASH_SEED`` xor the first key times ``HASH_MULTIPLIER``, each further
     key folded in after mixing the high half down, a null key as ``HASH_NULL``."""
-    hashes = np.empty(rows, np.uint64)
+    hashes = native.empty(rows, np.uint64)
     no_nulls = np.empty(0, np.bool_)
     for j, (values, validity) in enumerate(keys):
         _mix_key(hashes, values, no_nulls if validity is None else validity, j == 0,
@@ -89,14 +90,14 @@ def radix_partition(chunks: list[list[np.ndarray]], hashes: list[np.ndarray],
     shift, mix = np.uint64(64 - bits), np.uint64(PARTITION_MIX)
     ids, counts = [], np.zeros((len(chunks), partitions), np.int64)
     for c, chunk_hashes in enumerate(hashes):
-        partition_ids = np.empty(len(chunk_hashes), np.uint8)
+        partition_ids = native.empty(len(chunk_hashes), np.uint8)
         _count_partitions(chunk_hashes, shift, mix, partition_ids, counts[c])
         ids.append(partition_ids)
     starts = np.zeros(partitions + 1, np.int64)
     np.cumsum(counts.sum(axis=0), out=starts[1:])
     # chunk c's rows of partition p go after those of the chunks before it
     first_row = starts[:-1] + np.cumsum(counts, axis=0) - counts
-    moved = [np.empty(int(starts[-1]), column.dtype) for column in chunks[0]]
+    moved = [native.empty(int(starts[-1]), column.dtype) for column in chunks[0]]
     for c, columns in enumerate(chunks):
         for out, values in zip(moved, columns):
             _scatter(values, ids[c], first_row[c].copy(), out)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from engine.codegen.jit import njit
+from engine.memory import native
 
 # bits of the key sorted per pass: 2048 counters stay in the L1 cache
 MAX_RADIX_BITS = 11
@@ -64,8 +65,8 @@ def radix_argsort(keys: np.ndarray, key_bits: int) -> np.ndarray:
         return np.arange(n, dtype=index_type)
     current = keys.astype(np.uint32) if key_bits <= 32 else np.ascontiguousarray(keys, dtype=np.uint64)
     passes = -(-key_bits // MAX_RADIX_BITS)
-    return _radix_argsort(current, np.empty_like(current), np.empty(n, index_type), np.empty(n, index_type),
-                          key_bits, -(-key_bits // passes))
+    return _radix_argsort(current, native.empty(len(current), current.dtype), native.empty(n, index_type),
+                          native.empty(n, index_type), key_bits, -(-key_bits // passes))
 
 
 @njit(cache=True)
@@ -96,7 +97,7 @@ def group_by_partition(partition_ids: np.ndarray, num_partitions: int) -> tuple[
         starts = np.zeros(num_partitions + 1, np.int64)
         np.cumsum(np.bincount(ids, minlength=num_partitions), out=starts[1:])
         return np.argsort(ids, kind="stable").astype(index_type), starts
-    order = np.empty(len(ids), index_type)
+    order = native.empty(len(ids), index_type)
     return order, _group_by_partition(ids, num_partitions, order)
 
 
@@ -129,7 +130,7 @@ def partition_ids_by_range(values: np.ndarray, valid: np.ndarray | None, bounds:
     """The range partition of every row (Spark's ``RangePartitioner.getPartition``): how many of
     the sorted ``bounds`` sort before the row's key, counted from the end when descending; a
     null key (``valid`` False) goes to ``null_partition``. A binary search per row, compiled."""
-    out = np.empty(len(values), np.int32)
+    out = native.empty(len(values), np.int32)
     has_nulls = valid is not None
     _partition_ids_by_range(values, valid if has_nulls else np.ones(0, np.bool_), has_nulls,
                             np.asarray(bounds, dtype=values.dtype), ascending, null_partition, out)

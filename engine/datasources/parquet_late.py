@@ -52,6 +52,7 @@ from engine.datasources.parquet_pages import (
     read_chunk_bytes,
 )
 from engine.datasources.pruning import ColumnStats
+from engine.memory import native
 
 NATIVE_READER_ENABLED = "spark.ember.parquet.nativeReader.enabled"
 
@@ -107,7 +108,7 @@ def kept_rows(predicates: Sequence[ColumnPredicate], array: pa.Array) -> np.ndar
     if rows_in_range is None:
         return None
     valid = array.is_valid().to_numpy(zero_copy_only=False) if array.null_count else _NO_NULLS
-    out = np.empty(len(array), np.int64)
+    out = native.empty(len(array), np.int64)
     count = rows_in_range(values, valid, *bounds, pa.types.is_floating(array.type), out)
     return None if count == len(array) else out[:count]
 

@@ -33,6 +33,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from engine.codegen.jit import lazy_njit
+from engine.memory import native
 
 # numba signature types (parsed by numba from these strings: only ``engine.codegen.jit`` imports it).
 # Inputs are declared read-only, which numba also accepts writable arrays for: one compile serves
@@ -731,8 +732,8 @@ class _ChunkDecoder:
         self._check_encodings(pages)
         buf, starts = self._decompress_pages(pages)
         size = self.layout.num_values if self.rows is None else len(self.rows)
-        out = np.empty(size * self.dtype.itemsize, np.uint8)
-        valid = np.ones(size, np.uint8) if self.layout.nullable else np.empty(0, np.uint8)
+        out = native.empty(size * self.dtype.itemsize, np.uint8)
+        valid = native.full(size, 1, np.uint8) if self.layout.nullable else np.empty(0, np.uint8)
         dictionary_size = -1 if self.dictionary is None else len(self.dictionary)
         if self.strings or self.dictionary is None:
             dictionary = np.empty(0, np.uint32)
@@ -743,8 +744,8 @@ class _ChunkDecoder:
         most = int(pages[:, H_NUM_VALUES].max(initial=1))   # values in the largest page
         written = _decode_pages(buf, words, starts, pages, self.layout.nullable, self.dtype.itemsize, dictionary,
                                 dictionary_size, rows, self.rows is None, out, out.view(np.uint32), valid,
-                                self.strings, np.empty(most, np.uint32), np.empty(most, np.int64),
-                                np.empty(most, np.int64), np.empty(most, np.uint32))
+                                self.strings, native.empty(most, np.uint32), native.empty(most, np.int64),
+                                native.empty(most, np.int64), native.empty(most, np.uint32))
         if written < 0:
             raise CorruptPage(_PAGE_ERRORS[written])
         return self._array(size, out, valid.view(np.bool_) if self.layout.nullable else None)
@@ -813,15 +814,15 @@ class _ChunkDecoder:
     def _dictionary_page(self, h: list[int]) -> None:
         if h[H_ENCODING] not in (PLAIN, PLAIN_DICTIONARY):
             raise NativeUnsupported(f"dictionary page encoding {h[H_ENCODING]}")
-        raw = np.empty(h[H_UNCOMPRESSED], np.uint8)
+        raw = native.empty(h[H_UNCOMPRESSED], np.uint8)
         self._decompress_into(self.data[h[H_PAYLOAD]:h[H_PAYLOAD] + h[H_COMPRESSED]], raw,
                               _CODECS[self.layout.codec])
         n = h[H_NUM_VALUES]
         if self.strings:
-            offsets = np.empty(n + 1, np.int32)
+            offsets = native.empty(n + 1, np.int32)
             if _byte_array_offsets(raw, n, offsets) < 0:
                 raise CorruptPage("dictionary page holds fewer strings than its header says")
-            chars = np.empty(offsets[-1], np.uint8)
+            chars = native.empty(offsets[-1], np.uint8)
             _copy_byte_arrays(raw, offsets, chars)
             self.dictionary = pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(chars))
         else:

@@ -41,6 +41,7 @@ from engine.execution.metrics import SQLMetric, metric
 from engine.execution.partitioning import AllTuples, ClusteredDistribution, UnspecifiedDistribution
 from engine.execution.project_exec import project
 from engine.execution.spark_plan import SparkPlan, attrs_string, empty_table
+from engine.memory import native
 from engine.memory import MemoryConsumer
 from engine.memory.spill import SortedRunBuffer, disk_backed_table, input_batches, merge_sorted_runs
 
@@ -249,7 +250,7 @@ class HashAggregateExec(SparkPlan):
 
     def _last_group_start(self, states: pa.Table) -> int:
         """Where the rows with the same key as the last row begin, in key-ordered ``states``."""
-        same = np.ones(states.num_rows, dtype=bool)
+        same = native.full(states.num_rows, True, np.bool_)
         for a in self.key_attrs:
             column = states.column(a.column_key)
             last = column[states.num_rows - 1]

@@ -20,6 +20,7 @@ import pyarrow.compute as pc
 from engine.catalyst.expressions import Comparison, Expression, conjunction, split_conjuncts
 from engine.codegen.join import HashedRelation, Probe, build_hashed_relation
 from engine.execution.evaluator import evaluate
+from engine.memory import native
 
 
 def equi_join_keys(condition: Expression | None, left_ids: frozenset[int], right_ids: frozenset[int]):
@@ -80,7 +81,7 @@ def _gather(left: pa.Table, right: pa.Table, li, ri) -> pa.Table:
 
 
 def _unmatched(num_rows: int, matched_rows: np.ndarray) -> np.ndarray:
-    mask = np.ones(num_rows, dtype=bool)
+    mask = native.full(num_rows, True, np.bool_)
     mask[matched_rows] = False
     return np.flatnonzero(mask)
 
@@ -114,7 +115,7 @@ def join_tables(left: pa.Table, right: pa.Table, left_keys, right_keys, join_typ
     if join_type in ("inner", "cross"):
         return _gather(left, right, li, ri)
     if join_type in ("left_semi", "left_anti"):
-        matched = np.zeros(left.num_rows, dtype=bool)
+        matched = native.zeros(left.num_rows, np.bool_)
         matched[li] = True
         return left.filter(pa.array(matched if join_type == "left_semi" else ~matched))
     parts_l, parts_r = [pa.array(li, pa.int64())], [pa.array(ri, pa.int64())]

@@ -29,6 +29,7 @@ from engine.execution.partitioning import (
 from engine.execution.project_exec import ProjectExec
 from engine.execution.spark_plan import SparkPlan
 from engine.execution.whole_stage_codegen_exec import WholeStageCodegenExec
+from engine.memory import native
 from engine.memory.spill import input_batches
 
 
@@ -122,7 +123,7 @@ class ShuffleExchangeExec(SparkPlan):
         p = self.partitioning
         n = table.num_rows
         if isinstance(p, SinglePartition) or p.num_partitions == 1:
-            return np.zeros(n, dtype=np.int32)
+            return native.zeros(n, dtype=np.int32)
         if isinstance(p, HashPartitioning):
             keys = [_one_chunk(evaluate(e, table)) for e in p.expressions]
             return hash_partition_ids(keys, p.num_partitions)
@@ -240,7 +241,7 @@ def range_partition_ids(table: pa.Table, order, bounds: np.ndarray) -> np.ndarra
         valid = numeric.is_valid().to_numpy(zero_copy_only=False) if numeric.null_count else None
         values = (numeric.fill_null(0) if valid is not None else numeric).to_numpy()
         return partition_ids_by_range(values, valid, bounds, order.ascending, null_partition)
-    ids = np.full(len(keys), null_partition, dtype=np.int32)
+    ids = native.full(len(keys), null_partition, dtype=np.int32)
     valid = keys.is_valid().to_numpy(zero_copy_only=False).astype(bool)
     positions = np.searchsorted(bounds, _sortable(keys.filter(valid)), side="left").astype(np.int32)
     ids[valid] = positions if order.ascending else last - positions

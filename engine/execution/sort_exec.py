@@ -29,6 +29,7 @@ from engine.execution.evaluator import evaluate
 from engine.execution.metrics import SQLMetric, metric
 from engine.execution.partitioning import OrderedDistribution, UnspecifiedDistribution
 from engine.execution.spark_plan import SparkPlan, attrs_string, empty_table
+from engine.memory import native
 from engine.memory.spill import SortedRunBuffer, disk_backed_table, input_batches, merge_sorted_runs, take_in_order
 
 
@@ -125,7 +126,7 @@ def packed_sort_keys(values: list[pa.Array | pa.ChunkedArray], order) -> tuple[n
     total_bits = sum(bits for _, bits in fields)
     if total_bits > 64:
         return None
-    packed = np.zeros(len(values[0]), np.uint64)
+    packed = native.zeros(len(values[0]), np.uint64)
     for field, bits in fields:
         if bits:
             packed <<= np.uint64(bits)

@@ -3,8 +3,9 @@
 ``UnifiedMemoryManager`` splits an executor's memory as Spark does and shares it between tasks;
 each task's ``TaskMemoryManager`` hands it to named ``MemoryConsumer``s (the buffering
 operators), which spill sorted runs to disk (``engine.memory.spill``) when they are refused.
-``engine.memory.native`` makes the process's allocators give freed memory back, so that the
-process, not only its operators, stays near the configured memory.
+``engine.memory.native`` decides what the process's allocators do with freed memory: keep it
+for the next task (the default, and where Ember's large working arrays come from), or give it
+back so that the process, not only its operators, stays near the configured memory.
 """
 from engine.memory.memory_manager import SparkOutOfMemoryError, UnifiedMemoryManager, max_unified_memory
 from engine.memory.task_memory_manager import MemoryConsumer, TaskMemoryManager

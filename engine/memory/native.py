@@ -1,18 +1,28 @@
 """How the native allocators below Ember treat freed memory: kept for the next task, or given back.
 
 Two allocators below Python hold a job's large buffers: Arrow's pool (Parquet pages, ``take``,
-shuffle and cache blocks) and glibc's ``malloc`` (NumPy arrays, kernel outputs).
+shuffle and cache blocks) and glibc's ``malloc`` (NumPy's arrays).
 
 **Kept (the default).** A buffer whose pages go back to the kernel costs a page fault per page the
 next time, and the kernel zeroes each page again; on a virtual machine that hands freed memory
-back to its host, each of those faults costs more still. Arrow's default pool (mimalloc) returns
-large freed buffers, so Ember switches the process's Arrow pool to jemalloc with purging off for
-the arenas created from then on (executor threads get theirs at their first allocation; the
-thread that made the process's first jemalloc allocation keeps Arrow's 1 s decay). Measured on a
-full sort of lineitem at SF 1 (``benchmarks/``, in one process beside DuckDB and Polars, four
-runs): 16-20k page faults and 0.8-1.0 s of system time per run, against 36-37k and 2.0-2.5 s with
-mimalloc; the process keeps about 0.4-0.6 GiB more. A process started with
-``ARROW_DEFAULT_MEMORY_POOL`` set keeps the pool it asked for.
+back to its host, each of those faults costs more still (perf put the kernel's page clearing at
+17% of a benchmark process's samples). So Ember keeps freed memory for the next task:
+
+- Arrow's default pool (mimalloc) returns large freed buffers; Ember makes jemalloc the process's
+  Arrow pool, with purging off for the arenas created from then on (jemalloc's first arena is
+  bound to the thread that configures it, and keeps Arrow's 1 s decay; executor threads get new
+  arenas at their first allocation).
+- Ember's own large working arrays (decoded pages, kernel outputs, hash tables, sort indices)
+  come from that pool too (``empty``, ``full``, ``zeros``), not from glibc, which maps each
+  array above its mmap threshold (at most 32 MiB) anew and unmaps it when it is freed.
+
+Measured at SF 1 in one process beside DuckDB and Polars (``benchmarks/``, four runs, two
+alternating processes per setting, medians): the jemalloc pool took a full sort of lineitem from
+2.15-2.28 s to 1.79-1.91 s (system time 1.5 s to 0.8-0.9 s); the pooled arrays then took the
+group-by on l_orderkey from 1.05-1.15 s to 0.57-0.59 s (system time 1.2 s to 0.13 s, page faults
+14-17k to 3-4k), Q1 from 240 ms to 203-209 ms (faults 7-9k to under 50) and the sort to
+1.63-1.81 s. The process keeps its peak: about 1.7 GiB of RSS after those queries. A process
+started with ``ARROW_DEFAULT_MEMORY_POOL`` set keeps the pool it asked for.
 
 **Returned** (``spark.ember.memory.returnFreedMemory=true``, for executors that must stay within
 their memory). Arrow uses the system allocator, and glibc's mmap threshold is fixed: glibc serves
@@ -30,8 +40,10 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import math
 import os
 
+import numpy as np
 import pyarrow as pa
 
 RETURN_FREED_MEMORY = "spark.ember.memory.returnFreedMemory"
@@ -39,6 +51,7 @@ M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter
 MMAP_THRESHOLD_BYTES = 128 * 1024  # glibc's own default, kept fixed instead of growing
 ARROW_POOL_ENV = "ARROW_DEFAULT_MEMORY_POOL"
 NEVER_PURGE = -1  # jemalloc's decay time that keeps dirty pages until they are reused
+POOLED_MIN_BYTES = 64 * 1024  # below this, glibc serves an array from heaps it keeps anyway
 
 
 def configure_native_memory(conf) -> bool:
@@ -84,3 +97,30 @@ def _fix_glibc_mmap_threshold() -> None:
     libc = ctypes.CDLL(name) if name else None
     if libc is not None and hasattr(libc, "mallopt") and hasattr(libc, "gnu_get_libc_version"):
         libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES)
+
+
+def empty(shape, dtype) -> np.ndarray:
+    """``np.empty``, from Arrow's pool when it takes ``POOLED_MIN_BYTES`` or more.
+
+    NumPy asks glibc, which maps each array above its mmap threshold (32 MiB at most) anew and
+    unmaps it when it is freed, so every large working array of a task (decoded pages, kernel
+    outputs, hash tables, sort indices) faulted its pages in again. From the pool, an array reuses
+    the pages an earlier one freed; it is returned to the pool when its last view is gone.
+    """
+    dtype = np.dtype(dtype)
+    count = math.prod(shape) if isinstance(shape, tuple) else int(shape)
+    if count * dtype.itemsize < POOLED_MIN_BYTES:
+        return np.empty(shape, dtype)
+    return np.frombuffer(pa.allocate_buffer(count * dtype.itemsize), dtype).reshape(shape)
+
+
+def full(shape, value, dtype) -> np.ndarray:
+    """``np.full`` from ``empty``'s memory."""
+    out = empty(shape, dtype)
+    out.fill(value)
+    return out
+
+
+def zeros(shape, dtype) -> np.ndarray:
+    """``np.zeros`` from ``empty``'s memory."""
+    return full(shape, 0, dtype)

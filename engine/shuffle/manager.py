@@ -39,6 +39,7 @@ import numpy as np
 import pyarrow as pa
 
 from engine.codegen.sorting import group_by_partition
+from engine.memory import native
 from engine.memory.spill import RUN_BATCH_ROWS
 from engine.memory.task_memory_manager import MemoryConsumer, TaskMemoryManager
 from engine.scheduler.events import ShuffleReadMetrics, ShuffleWriteMetrics
@@ -334,7 +335,7 @@ class ShuffleExternalSorter(MemoryConsumer):
                                  all(c.num_chunks <= 1 for c in self.buffered[0][0].columns)):
             return
         table = pa.concat_tables([t for t, _, _ in self.buffered]).combine_chunks()
-        partition_ids, first_row = np.empty(table.num_rows, np.int32), 0
+        partition_ids, first_row = native.empty(table.num_rows, np.int32), 0
         every_partition = np.arange(self.num_partitions, dtype=np.int32)
         for batch, order, starts in self.buffered:
             partition_ids[order + first_row] = np.repeat(every_partition, np.diff(starts))

@@ -255,3 +255,18 @@ def test_by_default_a_task_reuses_the_pages_an_earlier_task_freed():
 
 def test_a_process_that_chose_its_arrow_pool_keeps_it():
     assert _reuse("false", "mimalloc")["backend"] == "mimalloc"
+
+
+def test_large_working_arrays_come_from_arrow_s_pool_and_go_back_to_it():
+    before = pa.total_allocated_bytes()
+    hashes = native.empty(1 << 20, np.uint64)
+    slots = native.full((1 << 16, 2), 7, np.int64)
+    seen = native.zeros(native.POOLED_MIN_BYTES, np.bool_)
+    assert pa.total_allocated_bytes() - before >= (8 << 20) + (1 << 20) + native.POOLED_MIN_BYTES
+    assert hashes.flags.writeable and hashes.flags.c_contiguous and hashes.shape == (1 << 20,)
+    assert slots.shape == (1 << 16, 2) and (slots == 7).all() and not seen.any()
+    small = native.zeros(100, np.int64)  # below the threshold: NumPy's own, no pool bytes
+    assert pa.total_allocated_bytes() - before < (8 << 20) + (1 << 20) + native.POOLED_MIN_BYTES + 1024
+    assert not small.any()
+    del hashes, slots, seen
+    assert pa.total_allocated_bytes() == before
