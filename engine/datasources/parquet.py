@@ -75,9 +75,11 @@ def open_parquet(path: str, read_dictionary: Sequence[str] = (),
     """``path`` opened for reading; the columns named in ``read_dictionary`` read dictionary-encoded.
     ``metadata`` is the footer already read, when the file is opened again for other columns.
     The file is opened as a local file directly: resolving a filesystem for the path costs more
-    than reading a small file's column chunks."""
+    than reading a small file's column chunks. Nor are the column chunks pre-buffered (pyarrow's
+    default, which coalesces reads for object stores): for a local file that is extra work, 0.43-0.48
+    s against 0.63-0.67 s to read Q6's four columns from 603 files of 10k rows on one thread."""
     return pq.ParquetFile(pa.OSFile(path), coerce_int96_timestamp_unit="us", metadata=metadata,
-                          read_dictionary=list(read_dictionary) or None)
+                          read_dictionary=list(read_dictionary) or None, pre_buffer=False)
 
 
 def infer_parquet_schema(paths: Sequence[str]) -> list[tuple[str, DataType]]:
