@@ -42,6 +42,7 @@ import ctypes
 import ctypes.util
 import math
 import os
+import threading
 
 import numpy as np
 import pyarrow as pa
@@ -85,10 +86,25 @@ def keep_freed_arrow_memory() -> str:
     except NotImplementedError:
         return pa.default_memory_pool().backend_name
     if pa.default_memory_pool().backend_name != pool.backend_name:
-        pa.allocate_buffer(64, memory_pool=pool)  # binds this thread to the arena made at jemalloc's start
+        _park_first_arena(pool)
         pa.jemalloc_set_decay_ms(NEVER_PURGE)
         pa.set_memory_pool(pool)
     return pool.backend_name
+
+
+def _park_first_arena(pool: pa.MemoryPool) -> None:
+    """Bind jemalloc's first arena, made at its start and so deaf to the decay set afterwards, to a
+    thread that only waits, so that every thread doing work gets an arena of its own that keeps
+    what it frees (jemalloc gives a new thread the arena with the fewest threads, or a new one)."""
+    bound = threading.Event()
+
+    def hold() -> None:
+        pa.allocate_buffer(64, memory_pool=pool)
+        bound.set()
+        threading.Event().wait()
+
+    threading.Thread(target=hold, name="ember-jemalloc-first-arena", daemon=True).start()
+    bound.wait()
 
 
 def _fix_glibc_mmap_threshold() -> None:

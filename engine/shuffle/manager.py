@@ -212,9 +212,8 @@ class ShuffleManager:
                 with open(status.index_path, "rb") as f:
                     f.seek(8 * reduce_id)
                     begin, end = struct.unpack("<2q", f.read(16))
-                with open(status.data_path, "rb") as f:
-                    f.seek(begin)
-                    block = f.read(end - begin)
+                with pa.OSFile(status.data_path) as f:  # into Arrow's pool, whose pages are kept
+                    block = f.read_at(end - begin, begin)
                 _verify_checksum(status, reduce_id, block, block_name)
                 table = pa.ipc.open_stream(pa.BufferReader(block)).read_all()
             except (OSError, pa.ArrowInvalid, struct.error, CorruptedBlockError) as e:
@@ -378,7 +377,7 @@ class CorruptedBlockError(Exception):
     """A shuffle block's bytes do not match the checksum its map task wrote."""
 
 
-def _verify_checksum(status: MapStatus, reduce_id: int, block: bytes, block_name: str) -> None:
+def _verify_checksum(status: MapStatus, reduce_id: int, block: pa.Buffer, block_name: str) -> None:
     if status.checksum_path is None:
         return
     algorithm = status.checksum_path.rsplit(".", 1)[1]

@@ -217,7 +217,7 @@ REUSE = textwrap.dedent("""
 
     native.configure_native_memory(Conf({native.RETURN_FREED_MEMORY: sys.argv[1]}))
     faults = []
-    def task():  # an executor thread: allocates, frees, waits past Arrow's 1 s decay, allocates again
+    def task():  # allocates, frees, waits past Arrow's 1 s decay, allocates again
         for _ in range(2):
             before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
             buffer = pa.allocate_buffer(64 << 20)
@@ -228,6 +228,7 @@ REUSE = textwrap.dedent("""
     thread = threading.Thread(target=task)
     thread.start()
     thread.join()
+    task()  # the driver's thread, which configured the pool
     print(json.dumps({"backend": pa.default_memory_pool().backend_name, "faults": faults}))
 """)
 
@@ -246,11 +247,12 @@ def _reuse(return_freed: str, pool: str | None) -> dict:
 def test_by_default_a_task_reuses_the_pages_an_earlier_task_freed():
     kept = _reuse("false", None)
     assert kept["backend"] == "jemalloc"
-    first, again = kept["faults"]
+    first, again, driver_first, driver_again = kept["faults"]
     assert again < first // 20  # the second buffer finds the first one's pages still mapped
+    assert driver_again < first // 20  # as does the driver's thread
     returned = _reuse("true", "system")  # the opposite setting gives them back
     assert returned["backend"] == "system"
-    assert returned["faults"][1] > returned["faults"][0] // 2
+    assert min(returned["faults"][1:]) > returned["faults"][0] // 2
 
 
 def test_a_process_that_chose_its_arrow_pool_keeps_it():
