@@ -86,6 +86,8 @@ class ExecutorBackend:
                     reply = self._replies.pop(message[1])
                     reply.value = (message[2], message[3])
                     reply.ready.set()
+                elif kind == "remove_shuffle":
+                    self.env.shuffle_manager.remove_shuffle_files(message[1])
                 elif kind == "stop":
                     break
         except (EOFError, OSError):

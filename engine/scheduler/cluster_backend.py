@@ -151,6 +151,13 @@ class LocalClusterBackend:
         if ref is not None:
             self._send(ref, ("kill", task_id, reason))
 
+    def remove_shuffle(self, shuffle_id: int) -> None:
+        """Have every executor delete its files of a shuffle (Spark's ``RemoveShuffle`` message)."""
+        with self._lock:
+            executors = list(self._executors.values())
+        for ref in executors:
+            self._send(ref, ("remove_shuffle", shuffle_id))
+
     def _send(self, ref: _ExecutorRef, message: tuple) -> None:
         """Send, ignoring a dead executor: its reader thread reports the loss."""
         if ref.conn is None or not ref.alive:

@@ -21,6 +21,7 @@ from typing import Any, Callable
 from engine.execution.shuffle_exchange_exec import ShuffleExchangeExec
 from engine.executor.task_runner import Task, TaskBinary, TaskResult
 from engine.scheduler import events as ev
+from engine.scheduler.context_cleaner import ContextCleaner
 from engine.scheduler.task_context import TaskContext
 from engine.scheduler.task_scheduler import TaskSchedulerImpl, TaskSet
 from engine.sql.errors import SparkException
@@ -70,10 +71,13 @@ class _Completion:
 
 
 class DAGScheduler:
-    def __init__(self, env, bus, task_scheduler: TaskSchedulerImpl):
+    def __init__(self, env, bus, task_scheduler: TaskSchedulerImpl, cleaner: ContextCleaner | None = None):
+        """``cleaner`` (None when ``spark.cleaner.referenceTracking`` is off) deletes a shuffle's
+        files once its exchange is garbage."""
         self.env = env
         self.bus = bus
         self.task_scheduler = task_scheduler
+        self.cleaner = cleaner
         task_scheduler.executor_lost_listeners.append(self._executor_lost)
         self._job_ids = itertools.count(0)
         self._stage_ids = itertools.count(0)
@@ -121,6 +125,8 @@ class DAGScheduler:
             num_maps = exchange.child.num_partitions
             if exchange.shuffle_id is None:
                 exchange.shuffle_id = self.env.shuffle_manager.register_shuffle(num_maps, exchange.arrow_schema)
+                if self.cleaner is not None:
+                    self.cleaner.register_shuffle_for_cleanup(exchange, exchange.shuffle_id)
             stage = Stage(next(self._stage_ids), exchange.child, exchange, parents, num_maps, job_id, call_site)
             stage.rdd_infos = self._rdd_infos(exchange.child, num_maps, call_site)
             self._map_stages[id(exchange)] = stage

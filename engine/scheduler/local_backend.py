@@ -32,6 +32,10 @@ class LocalSchedulerBackend:
         if switch is not None:
             switch.kill(reason)
 
+    def remove_shuffle(self, shuffle_id: int) -> None:
+        """Delete a shuffle's files: map tasks ran here, on the driver's own shuffle manager."""
+        self.env.shuffle_manager.remove_shuffle_files(shuffle_id)
+
     def _run(self, task: Task, switch: KillSwitch) -> None:
         result = run_task(task, self.env, switch)
         self._switches.pop(task.task_id, None)

@@ -117,6 +117,12 @@ class ShuffleManager:
         with self._lock:
             return list(self._outputs[shuffle_id])
 
+    def unregister_shuffle(self, shuffle_id: int) -> None:
+        """Forget a shuffle's schema and map statuses (its files are the executors' to delete)."""
+        with self._lock:
+            self._outputs.pop(shuffle_id, None)
+            self._schemas.pop(shuffle_id, None)
+
     def unregister_map_output(self, shuffle_id: int, map_index: int) -> None:
         with self._lock:
             self._outputs[shuffle_id][map_index] = None
@@ -226,6 +232,18 @@ class ShuffleManager:
             waited += time.perf_counter() - started
             metrics.fetch_wait_time = wait_before + int(waited * 1000)
             yield table
+
+    def remove_shuffle_files(self, shuffle_id: int) -> None:
+        """Delete every file this process wrote for ``shuffle_id``: its map outputs' data, index and
+        checksum files, and any left by a map task that failed."""
+        prefix = f"shuffle_{shuffle_id}_"
+        with os.scandir(self.root) as entries:
+            for entry in entries:
+                if entry.name.startswith(prefix):
+                    try:
+                        os.remove(entry.path)
+                    except FileNotFoundError:
+                        pass
 
     def stop(self) -> None:
         shutil.rmtree(self.root, ignore_errors=True)

@@ -36,6 +36,7 @@ DEFAULTS: dict[str, str] = {
     "spark.shuffle.compress": "true",
     "spark.shuffle.checksum.enabled": "true",
     "spark.shuffle.checksum.algorithm": "ADLER32",
+    "spark.cleaner.referenceTracking": "true",
     "spark.speculation": "false",
     "spark.speculation.interval": "100ms",
     "spark.speculation.multiplier": "1.5",

@@ -30,6 +30,7 @@ from engine.memory.python_gc import freeze_long_lived_objects
 from engine.scheduler import events as ev
 from engine.scheduler.app_status import AppStatusListener
 from engine.scheduler.cluster_backend import LocalClusterBackend
+from engine.scheduler.context_cleaner import ContextCleaner
 from engine.scheduler.dag_scheduler import DAGScheduler
 from engine.scheduler.event_logging_listener import EventLoggingListener
 from engine.scheduler.listener_bus import LiveListenerBus
@@ -156,12 +157,16 @@ class SparkSession:
             self.bus.add_listener(_instantiate(name))
         self.bus.start()
         self.task_scheduler = TaskSchedulerImpl(self.conf, self.bus)
-        self.dag_scheduler = DAGScheduler(self.env, self.bus, self.task_scheduler)
+        self.cleaner = (ContextCleaner(self.env.shuffle_manager)
+                        if self.conf.get_bool("spark.cleaner.referenceTracking") else None)
+        self.dag_scheduler = DAGScheduler(self.env, self.bus, self.task_scheduler, self.cleaner)
         if cluster is None:
             self.backend = LocalSchedulerBackend(self.task_scheduler, self.env, self.slots)
         else:
             self.backend = LocalClusterBackend(self.task_scheduler, self.bus, self.conf, self.env, local_dir, *cluster)
         self.task_scheduler.start(self.backend)
+        if self.cleaner is not None:
+            self.cleaner.start(self.backend)
         from engine.sql.cache_manager import CacheManager
 
         self.cache_manager = CacheManager(self)
@@ -221,6 +226,8 @@ class SparkSession:
             self._stopped = True
             if SparkSession._active is self:
                 SparkSession._active = None
+        if self.cleaner is not None:
+            self.cleaner.stop()
         self.backend.stop()
         self.task_scheduler.stop()
         self.bus.post(ev.SparkListenerApplicationEnd(int(time.time() * 1000), 0))
