@@ -2,6 +2,7 @@
 (repeated runs of one job, one side slowed by a sleeping UDF)."""
 from __future__ import annotations
 
+import itertools
 import json
 import shutil
 import xml.etree.ElementTree as ET
@@ -30,6 +31,35 @@ def test_mann_whitney_with_ties_uses_the_corrected_normal_approximation():
     assert mann_whitney_greater([5, 5, 5], [5, 5, 5]) == 1.0
     p = mann_whitney_greater([10, 10, 11, 12, 12], [12, 13, 13, 14, 15])
     assert 0.001 < p < 0.02
+
+
+@pytest.mark.parametrize("base, new", [([1.5, 4.5, 9.5, 12.5, 20.5], list(range(3, 15))),
+                                       ([1.0, 3.0, 4.0, 5.0, 6.0, 8.0, 9.0, 10.0, 11.0, 12.0], [2.0, 7.0]),
+                                       ([0.3, 0.1, 0.9, 0.5], [0.2, 0.8, 0.6, 0.7, 0.4])])
+def test_mann_whitney_exact_p_value_is_the_share_of_rankings_with_as_large_a_u(base, new):
+    """Without ties and with a side of at most 8 runs: every way of splitting the pooled ranks into
+    the two sides is equally likely; the p-value counts those whose U is at least the observed."""
+    pooled = sorted(base + new)
+    rank = {v: i + 1 for i, v in enumerate(pooled)}
+    def u_of(new_ranks):
+        return sum(new_ranks) - len(new) * (len(new) + 1) / 2
+    observed = u_of([rank[v] for v in new])
+    splits = list(itertools.combinations(range(1, len(pooled) + 1), len(new)))
+    expected = sum(u_of(s) >= observed for s in splits) / len(splits)
+    assert mann_whitney_greater(base, new) == pytest.approx(expected, rel=1e-12)
+
+
+@pytest.mark.parametrize("base, new, scipy_p", [
+    # scipy 1.17.1, mannwhitneyu(new, base, alternative="greater").pvalue
+    ([10, 10, 11, 12, 12], [12, 13, 13, 14, 15], 0.009621782899537414),
+    ([3.1, 2.9, 3.3, 3.0, 3.2, 3.1, 2.8, 3.0, 3.4, 3.05], [3.3, 3.5, 3.2, 3.6, 3.4, 3.7, 3.3, 3.8, 3.5, 3.45],
+     0.00048433186782878866),
+    (list(range(12)), [x + 4.5 for x in range(12)], 0.0060114127038087195),           # both sides over 8
+    ([1, 2, 3, 4, 5, 6, 7, 8, 9], [2.5, 4.5, 6.5, 8.5, 10.5, 11.5, 12.5, 13.5, 14.5, 15.5, 16.5],
+     0.006085750673944833),
+])
+def test_mann_whitney_normal_approximation_equals_scipy_s(base, new, scipy_p):
+    assert mann_whitney_greater(base, new) == pytest.approx(scipy_p, rel=1e-12)
 
 
 def test_smallest_p_and_holm():
