@@ -25,6 +25,7 @@ statuses of a shuffle through ``map_output_tracker`` (``MapOutputTrackerWorker``
 """
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import struct
@@ -43,6 +44,8 @@ from engine.memory import native
 from engine.memory.spill import RUN_BATCH_ROWS
 from engine.memory.task_memory_manager import MemoryConsumer, TaskMemoryManager
 from engine.scheduler.events import ShuffleReadMetrics, ShuffleWriteMetrics
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -235,7 +238,8 @@ class ShuffleManager:
 
     def remove_shuffle_files(self, shuffle_id: int) -> None:
         """Delete every file this process wrote for ``shuffle_id``: its map outputs' data, index and
-        checksum files, and any left by a map task that failed."""
+        checksum files, and any left by a map task that failed. A file that cannot be deleted is
+        logged and left for the session's stop: an executor goes on serving tasks."""
         prefix = f"shuffle_{shuffle_id}_"
         with os.scandir(self.root) as entries:
             for entry in entries:
@@ -244,6 +248,8 @@ class ShuffleManager:
                         os.remove(entry.path)
                     except FileNotFoundError:
                         pass
+                    except OSError as e:
+                        log.warning("Could not delete %s of shuffle %d: %s", entry.path, shuffle_id, e)
 
     def stop(self) -> None:
         shutil.rmtree(self.root, ignore_errors=True)

@@ -132,3 +132,16 @@ def test_stop_ends_the_cleaner_thread():
     assert cleaner._thread.is_alive()
     cleaner.stop()
     assert not cleaner._thread.is_alive()
+
+
+def test_a_shuffle_file_that_cannot_be_deleted_is_logged_and_the_rest_go(tmp_path, caplog):
+    from engine.shuffle.manager import ShuffleManager
+
+    manager = ShuffleManager(str(tmp_path))
+    for name in ("shuffle_3_0_0.data", "shuffle_3_0_0.index", "shuffle_31_0_0.data"):
+        (tmp_path / name).write_bytes(b"x")
+    (tmp_path / "shuffle_3_1_0.data").mkdir()   # os.remove refuses a directory
+    with caplog.at_level(logging.WARNING, logger="engine.shuffle.manager"):
+        manager.remove_shuffle_files(3)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["shuffle_31_0_0.data", "shuffle_3_1_0.data"]
+    assert "Could not delete" in caplog.text and "shuffle_3_1_0.data" in caplog.text
