@@ -807,6 +807,15 @@ class CompiledAggregate(KernelFamily):
         return ([(v[used], m[used]) for v, m in keys],
                 [(v[used], None if m is None else m[used]) for v, m in buffers])
 
+    def indexes_groups_directly(self, table: pa.Table) -> bool:
+        """Whether ``run_measured`` over ``table`` indexes the groups by their keys (no keys, or
+        keys of few combinations, as Q1's flags) rather than hashing them. Such groups are so few
+        that aggregating a task's input a piece at a time, each piece's states sent on, loses
+        nothing worth keeping its whole input in memory for."""
+        if not table.num_rows:
+            return True
+        return self._direct_strides(self._with_key_codes(table)[1]) is not None
+
     def _direct_strides(self, dictionaries: dict[int, pa.Array]) -> np.ndarray | None:
         """Each key's weight in a group's index, then the number of groups; None when a key is not
         a dictionary-coded string or a boolean, or the keys make over MAX_DIRECT_GROUPS groups."""

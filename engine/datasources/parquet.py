@@ -32,6 +32,7 @@ INT96 timestamps (Spark's default output type) are read as microseconds.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from typing import Sequence
 
 import pyarrow as pa
@@ -193,11 +194,36 @@ def read_parquet_split(splits: Sequence[FileSplit], columns: Sequence[ScanColumn
     ``dictionary_columns`` are ``dictionary<int32, string>`` arrays (chunks may have different
     dictionaries: Arrow unifies them when the chunks are combined).
     """
+    metrics = ScanMetrics()
+    pieces = list(parquet_split_pieces(splits, columns, partition_columns, pushed_filters, dictionary_columns,
+                                       row_filters, native_reader, metrics))
+    return combine_pieces(pieces, columns, partition_columns), metrics
+
+
+def combine_pieces(pieces: list[pa.Table], columns: Sequence[ScanColumn | tuple],
+                   partition_columns: Sequence[PartitionColumn | tuple] = ()) -> pa.Table:
+    """The pieces ``parquet_split_pieces`` gave for one task, as one table."""
+    if not pieces:
+        data_cols, part_cols = as_scan_columns(columns), as_partition_columns(partition_columns)
+        return empty_table([*data_cols, *part_cols])
+    return concat_pieces(pieces)
+
+
+def parquet_split_pieces(splits: Sequence[FileSplit], columns: Sequence[ScanColumn | tuple],
+                         partition_columns: Sequence[PartitionColumn | tuple] = (),
+                         pushed_filters: Sequence[Expression] = (),
+                         dictionary_columns: frozenset[str] = frozenset(),
+                         row_filters: Sequence[Expression] = (),
+                         native_reader: bool = True,
+                         metrics: ScanMetrics | None = None) -> Iterator[pa.Table]:
+    """``read_parquet_split``'s rows a piece at a time, as they are read: one table per row group
+    the page decoder reads, one per split's row groups pyarrow reads, a table without columns of
+    a split's rows when no column is asked for. ``metrics`` (if given) count what each piece read.
+    Pieces of different files may disagree on a dictionary column's type (``combine_pieces``
+    settles it when they are joined)."""
     data_cols = as_scan_columns(columns)
     part_cols = as_partition_columns(partition_columns)
-    metrics = ScanMetrics()
-    pieces: list[pa.Table] = []
-    rows_without_columns = 0
+    metrics = metrics if metrics is not None else ScanMetrics()
     opened: dict[str, tuple[pq.ParquetFile, _FileColumns]] = {}
     read_files: set[str] = set()
     predicates = column_predicates(row_filters) if data_cols else {}
@@ -224,11 +250,13 @@ def read_parquet_split(splits: Sequence[FileSplit], columns: Sequence[ScanColumn
         resolved = [fc.resolve(c.name) for c in data_cols]
         to_read = list(dict.fromkeys(n for n in resolved if n is not None))
         num_rows = sum(fc.metadata.row_group(g).num_rows for g in keep)
-        read_files.add(split.file.path)
+        if split.file.path not in read_files:
+            read_files.add(split.file.path)
+            metrics.files_read += 1
         metrics.records_read += num_rows
         metrics.bytes_read += sum(fc.compressed_size(g, to_read) for g in keep)
         if not data_cols and not part_cols:
-            rows_without_columns += num_rows
+            yield pa.table({"_": pa.nulls(num_rows)}).select([])
             continue
         native = {g for g in keep if native_reader and to_read and fc.metadata.row_group(g).num_rows >= NATIVE_MIN_ROWS}
         if native and decoder_ready():
@@ -244,18 +272,11 @@ def read_parquet_split(splits: Sequence[FileSplit], columns: Sequence[ScanColumn
                     else:
                         table = pf.read_row_group(g, columns=to_read, use_threads=False)
                         read, rows = {name: table.column(name) for name in to_read}, table.num_rows
-                    pieces.append(_piece(data_cols, part_cols, resolved, read, rows, values, dictionary_columns))
+                    yield _piece(data_cols, part_cols, resolved, read, rows, values, dictionary_columns)
             continue
         table = pf.read_row_groups(keep, columns=to_read, use_threads=False) if to_read else None
         read = {name: table.column(name) for name in to_read}
-        pieces.append(_piece(data_cols, part_cols, resolved, read, num_rows, values, dictionary_columns))
-
-    metrics.files_read = len(read_files)
-    if not data_cols and not part_cols:
-        return pa.table({"_": pa.nulls(rows_without_columns)}).select([]), metrics
-    if not pieces:
-        return empty_table([*data_cols, *part_cols]), metrics
-    return _concat(pieces), metrics
+        yield _piece(data_cols, part_cols, resolved, read, num_rows, values, dictionary_columns)
 
 
 def _piece(data_cols: Sequence[ScanColumn], part_cols: Sequence[PartitionColumn], resolved: Sequence[str | None],
@@ -276,11 +297,14 @@ def _piece(data_cols: Sequence[ScanColumn], part_cols: Sequence[PartitionColumn]
     return pa.table(arrays, names=[c.column_key for c in (*data_cols, *part_cols)])
 
 
-def _concat(pieces: list[pa.Table]) -> pa.Table:
-    """The pieces of one task as one table. Where files disagree on a dictionary column (one lacks
-    the column, one stores it as large_string) every piece gets the plain column instead."""
+def concat_pieces(pieces: list[pa.Table]) -> pa.Table:
+    """Pieces of one task (at least one) as one table. Where files disagree on a dictionary column
+    (one lacks the column, one stores it as large_string) every piece gets the plain column
+    instead. Pieces without columns add up their rows."""
     if len(pieces) == 1:
         return pieces[0]
+    if not pieces[0].num_columns:
+        return pa.table({"_": pa.nulls(sum(p.num_rows for p in pieces))}).select([])
     first = pieces[0].schema
     if any(p.schema != first for p in pieces[1:]):
         pieces = [pa.table([conform(c, f.type.value_type if pa.types.is_dictionary(f.type) else f.type)

@@ -18,6 +18,7 @@ matched by position, so dropping it from the data columns would shift the others
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Mapping, Sequence
 
 import pyarrow as pa
@@ -27,7 +28,7 @@ from engine.catalyst.logical import FileRelation, FileScan, PartitionedFile
 from engine.datasources.csv import read_csv_split
 from engine.datasources.listing import list_files
 from engine.datasources.options import OptionsLike, normalize_options
-from engine.datasources.parquet import read_parquet_split
+from engine.datasources.parquet import combine_pieces, parquet_split_pieces
 from engine.datasources.pruning import partition_may_match
 from engine.datasources.scan import PartitionColumn, ScanColumn, ScanMetrics
 from engine.datasources.schema import check_format, infer_schema, user_schema
@@ -122,35 +123,73 @@ def read_partition(scan: FileScan, partition: FilePartition | Sequence[FileSplit
     leave out rows the pushed filters rule out; ``records_read`` still counts every row read.
     ``native_reader`` (``spark.ember.parquet.nativeReader.enabled``) lets Ember's page decoder
     read large Parquet row groups; off, pyarrow reads everything."""
-    rel = scan.relation
-    splits = partition.splits if isinstance(partition, FilePartition) else tuple(partition)
-    data_ids = {a.expr_id for a in rel.data_columns}
-    part_index = {a.expr_id: i for i, a in enumerate(rel.partition_columns)}
-    data_cols, part_cols = [], []
-    for a in scan.scan_output:
-        if a.expr_id in part_index:
-            part_cols.append(PartitionColumn(a.name, a.data_type.to_arrow(), a.column_key, part_index[a.expr_id]))
-        elif a.expr_id in data_ids or _by_name(rel.data_columns, a.name) is not None:
-            data_cols.append(ScanColumn(a.name, a.data_type.to_arrow(), a.column_key))
-        else:
-            raise ValueError(f"{a} is not a column of the scanned relation")
-
     metrics = ScanMetrics()
-    if scan.pushed_filters and rel.partition_columns:
-        all_parts = _all_partition_columns(rel)
-        kept = tuple(s for s in splits if partition_may_match(scan.pushed_filters, all_parts, s.file.partition_values))
-        metrics.files_pruned += len({s.file.path for s in splits} - {s.file.path for s in kept})
-        splits = kept
-    if rel.format == "parquet":
-        table, m = read_parquet_split(splits, data_cols, part_cols, scan.pushed_filters, dictionary_columns,
-                                      scan.pushed_filters if filter_rows else (), native_reader)
-    else:
-        table, m = read_csv_split(splits, data_cols, [(a.name, a.data_type) for a in rel.data_columns],
-                                  rel.options, part_cols, scan.pushed_filters)
-    metrics.add(m)
-    if table.num_columns:
-        table = table.select([a.column_key for a in scan.scan_output])
-    return table, metrics
+    reading = _PartitionRead(scan, partition)
+    pieces = list(reading.pieces(dictionary_columns, filter_rows, native_reader, metrics))
+    return reading.output(reading.combine(pieces)), metrics
+
+
+def partition_pieces(scan: FileScan, partition: FilePartition | Sequence[FileSplit],
+                     dictionary_columns: frozenset[str] = frozenset(), filter_rows: bool = False,
+                     native_reader: bool = True, metrics: ScanMetrics | None = None) -> Iterator[pa.Table]:
+    """``read_partition``'s rows a piece at a time as they are read (a Parquet row group; a CSV
+    task's whole table), each with ``scan.scan_output``'s columns, and at least one piece (an
+    empty table when nothing is read). Pieces may disagree on whether a string column is
+    dictionary-encoded. ``metrics`` count what each piece read."""
+    reading = _PartitionRead(scan, partition)
+    any_piece = False
+    for piece in reading.pieces(dictionary_columns, filter_rows, native_reader, metrics or ScanMetrics()):
+        any_piece = True
+        yield reading.output(piece)
+    if not any_piece:
+        yield reading.output(reading.combine([]))
+
+
+class _PartitionRead:
+    """One task's ranges and the reader's view of ``scan.scan_output``: data and partition columns."""
+
+    def __init__(self, scan: FileScan, partition: FilePartition | Sequence[FileSplit]):
+        self.scan = scan
+        rel = scan.relation
+        self.splits = partition.splits if isinstance(partition, FilePartition) else tuple(partition)
+        data_ids = {a.expr_id for a in rel.data_columns}
+        part_index = {a.expr_id: i for i, a in enumerate(rel.partition_columns)}
+        self.data_cols, self.part_cols = [], []
+        for a in scan.scan_output:
+            if a.expr_id in part_index:
+                self.part_cols.append(PartitionColumn(a.name, a.data_type.to_arrow(), a.column_key,
+                                                      part_index[a.expr_id]))
+            elif a.expr_id in data_ids or _by_name(rel.data_columns, a.name) is not None:
+                self.data_cols.append(ScanColumn(a.name, a.data_type.to_arrow(), a.column_key))
+            else:
+                raise ValueError(f"{a} is not a column of the scanned relation")
+
+    def pieces(self, dictionary_columns: frozenset[str], filter_rows: bool, native_reader: bool,
+               metrics: ScanMetrics) -> Iterator[pa.Table]:
+        scan, rel, splits = self.scan, self.scan.relation, self.splits
+        if scan.pushed_filters and rel.partition_columns:
+            all_parts = _all_partition_columns(rel)
+            kept = tuple(s for s in splits if partition_may_match(scan.pushed_filters, all_parts, s.file.partition_values))
+            metrics.files_pruned += len({s.file.path for s in splits} - {s.file.path for s in kept})
+            splits = kept
+        if rel.format == "parquet":
+            yield from parquet_split_pieces(splits, self.data_cols, self.part_cols, scan.pushed_filters,
+                                            dictionary_columns, scan.pushed_filters if filter_rows else (),
+                                            native_reader, metrics)
+        else:
+            table, m = read_csv_split(splits, self.data_cols, [(a.name, a.data_type) for a in rel.data_columns],
+                                      rel.options, self.part_cols, scan.pushed_filters)
+            metrics.add(m)
+            yield table
+
+    def combine(self, pieces: list[pa.Table]) -> pa.Table:
+        if self.scan.relation.format == "parquet":
+            return combine_pieces(pieces, self.data_cols, self.part_cols)
+        return pieces[0]
+
+    def output(self, table: pa.Table) -> pa.Table:
+        """``table`` with ``scan.scan_output``'s columns in their order."""
+        return table.select([a.column_key for a in self.scan.scan_output]) if table.num_columns else table
 
 
 def _by_name(attrs: Sequence[AttributeReference], name: str) -> AttributeReference | None:

@@ -13,14 +13,17 @@ accumulables.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
 import pyarrow as pa
 
 from engine.catalyst.logical import FileScan, PartitionedFile
+from engine.datasources.parquet import concat_pieces
 from engine.datasources.parquet_late import NATIVE_READER_ENABLED
 from engine.datasources.splits import FilePartition
-from engine.datasources.strategy import plan_scan, read_partition, selected_files
+from engine.datasources.scan import ScanMetrics
+from engine.datasources.strategy import partition_pieces, plan_scan, read_partition, selected_files
 from engine.execution.metrics import SQLMetric, metric
 from engine.execution.partitioning import UnknownPartitioning
 from engine.execution.spark_plan import SparkPlan, attrs_string
@@ -132,9 +135,37 @@ class FileSourceScanExec(SparkPlan):
         table, scanned = read_partition(self.scan, partition, dictionary_columns, filter_rows and self.filters_rows,
                                         self.native_reader)
         rows = scanned.records_read if filter_rows and self.filters_rows else table.num_rows
-        ctx.add(self.metrics["scanTime"], int((time.perf_counter() - started) * 1000))
+        self._report(ctx, scanned, rows, time.perf_counter() - started)
+        return table
+
+    def execute_partition_pieces(self, index: int, ctx, dictionary_columns: frozenset[str] = frozenset(),
+                                 filter_rows: bool = False) -> Iterator[pa.Table]:
+        """``execute_partition``'s rows a piece at a time, as they are read (a Parquet row group),
+        so that a consumer that is done with a piece before it asks for the next never holds the
+        task's whole input. Pieces may disagree on whether a string column is dictionary-encoded.
+        The metrics are those of ``execute_partition``; the scan time is the time spent reading."""
+        partition = self.file_partitions[index] if self.file_partitions else ()
+        filtering = filter_rows and self.filters_rows
+        scanned, rows, reading = ScanMetrics(), 0, 0.0
+        pieces = partition_pieces(self.scan, partition, dictionary_columns, filtering, self.native_reader, scanned)
+        while True:
+            started = time.perf_counter()
+            piece = next(pieces, None)
+            reading += time.perf_counter() - started
+            if piece is None:
+                break
+            rows += piece.num_rows
+            yield piece
+        self._report(ctx, scanned, scanned.records_read if filtering else rows, reading)
+
+    @staticmethod
+    def combine_pieces(pieces: list[pa.Table]) -> pa.Table:
+        """Pieces of ``execute_partition_pieces`` (at least one) as one table."""
+        return concat_pieces(pieces)
+
+    def _report(self, ctx, scanned: ScanMetrics, rows: int, seconds: float) -> None:
+        ctx.add(self.metrics["scanTime"], int(seconds * 1000))
         ctx.add(self.metrics["rowGroupsSkipped"], scanned.row_groups_skipped)
         ctx.add(self.metrics["numOutputRows"], rows)
         ctx.metrics.input_bytes_read += scanned.bytes_read
         ctx.metrics.input_records_read += rows
-        return table

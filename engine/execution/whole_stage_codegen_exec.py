@@ -15,8 +15,10 @@ so that explain("codegen") shows its reason) only runs that operator.
 """
 from __future__ import annotations
 
+import itertools
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pyarrow as pa
@@ -26,6 +28,10 @@ from engine.codegen.pipeline import CodegenUnsupported, compile_pipeline
 from engine.execution.filter_exec import FilterExec
 from engine.execution.metrics import SQLMetric, metric
 from engine.execution.spark_plan import SparkPlan
+
+# An aggregate streaming its input (``_source_tables``) takes pieces of at least this many rows:
+# a Parquet row group of lineitem (1 Mi rows) alone, small files' pieces joined up to it.
+STREAMED_BATCH_ROWS = 1 << 18
 
 
 def is_blocking_codegen(node: SparkPlan) -> bool:
@@ -148,6 +154,9 @@ class WholeStageCodegenExec(SparkPlan):
         pushed filters (taken from that Filter) rule out, the source may do so: the kernel
         evaluates the whole condition anyway, and a Parquet scan then decodes most columns only
         at the few rows a selective filter keeps (late materialization)."""
+        return self._fused.source.execute_partition(index, ctx, **self._source_options(kernel))
+
+    def _source_options(self, kernel) -> dict:
         source = self._fused.source
         options = {}
         wanted = kernel.dictionary_columns
@@ -155,7 +164,38 @@ class WholeStageCodegenExec(SparkPlan):
             options["dictionary_columns"] = wanted
         if isinstance(self._fused.chain[-1], FilterExec) and getattr(source, "filters_rows", False):
             options["filter_rows"] = True
-        return source.execute_partition(index, ctx, **options)
+        return options
+
+    def _source_tables(self, kernel, index: int, ctx) -> Iterator[pa.Table]:
+        """The source's rows for one partition as the partial aggregate takes them. From a source
+        that reads in pieces (a Parquet scan: a row group each), a piece at a time when the
+        aggregate indexes its groups directly (``indexes_groups_directly`` on the first piece), so
+        the task holds one row group, not its whole input: a Q1 task's peak memory falls from its
+        split's decoded columns to a row group's. Small pieces (small files) go together up to
+        ``STREAMED_BATCH_ROWS``, so that a task still sends few partial rows. Otherwise, or from
+        another source, in one table: a hash aggregate merges more keys over its whole input."""
+        source = self._fused.source
+        options = self._source_options(kernel)
+        if not hasattr(source, "execute_partition_pieces"):
+            yield source.execute_partition(index, ctx, **options)
+            return
+        pieces = source.execute_partition_pieces(index, ctx, **options)
+        first = next(pieces)
+        if not kernel.indexes_groups_directly(first):
+            yield source.combine_pieces([first, *pieces])
+            return
+        stream = itertools.chain([first], pieces)
+        del first
+        batch, rows = [], 0
+        for piece in stream:
+            batch.append(piece)
+            rows += piece.num_rows
+            del piece
+            if rows >= STREAMED_BATCH_ROWS:
+                yield source.combine_pieces(batch)
+                batch, rows = [], 0
+        if batch:
+            yield source.combine_pieces(batch)
 
     def execute_partition(self, index: int, ctx) -> pa.Table:
         kernel = self.pipeline()
@@ -174,9 +214,10 @@ class WholeStageCodegenExec(SparkPlan):
             yield from (top.execute_batches(index, ctx) if hasattr(top, "execute_batches")
                         else [top.execute_partition(index, ctx)])
         elif self._fused.outputs is None:
-            table = self._read_source(kernel, index, ctx)
-            yield from top.partial_batches(table, ctx, lambda rows: self._run_kernel(kernel, rows, ctx),
-                                           scratch_bytes_per_row=kernel.partition_bytes_per_row)
+            for table in self._source_tables(kernel, index, ctx):
+                yield from top.partial_batches(table, ctx, lambda rows: self._run_kernel(kernel, rows, ctx),
+                                               scratch_bytes_per_row=kernel.partition_bytes_per_row)
+                del table   # not held while the source reads the next piece
         else:
             yield self.execute_partition(index, ctx)
 
