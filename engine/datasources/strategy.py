@@ -9,7 +9,8 @@ Three entry points tie the modules of this package to the logical plan:
   towards ``maxSplitBytes``) and plans the read tasks (``splits``).
 * ``read_partition(scan, partition)`` runs one task: it reads the partition's ranges with the
   format's reader and returns the columns of ``scan.scan_output``, in that order, named by their
-  column keys, with the task's ``ScanMetrics``.
+  column keys, with the task's ``ScanMetrics``; ``partition_pieces`` gives the same rows a piece
+  (a Parquet row group) at a time, as they are read.
 
 A column of a user-given schema that names a partition directory is a partition column, as in
 Spark. A column found both in the files' own schema and as a partition directory is kept as a
