@@ -29,7 +29,7 @@ from engine.catalyst.logical import FileRelation, FileScan, PartitionedFile
 from engine.datasources.csv import read_csv_split
 from engine.datasources.listing import list_files
 from engine.datasources.options import OptionsLike, normalize_options
-from engine.datasources.parquet import combine_pieces, parquet_split_pieces
+from engine.datasources.parquet import combine_pieces, concat_pieces, parquet_split_pieces
 from engine.datasources.pruning import partition_may_match
 from engine.datasources.scan import PartitionColumn, ScanColumn, ScanMetrics
 from engine.datasources.schema import check_format, infer_schema, user_schema
@@ -125,9 +125,8 @@ def read_partition(scan: FileScan, partition: FilePartition | Sequence[FileSplit
     ``native_reader`` (``spark.ember.parquet.nativeReader.enabled``) lets Ember's page decoder
     read large Parquet row groups; off, pyarrow reads everything."""
     metrics = ScanMetrics()
-    reading = _PartitionRead(scan, partition)
-    pieces = list(reading.pieces(dictionary_columns, filter_rows, native_reader, metrics))
-    return reading.output(reading.combine(pieces)), metrics
+    pieces = list(partition_pieces(scan, partition, dictionary_columns, filter_rows, native_reader, metrics))
+    return concat_pieces(pieces), metrics
 
 
 def partition_pieces(scan: FileScan, partition: FilePartition | Sequence[FileSplit],
@@ -137,60 +136,50 @@ def partition_pieces(scan: FileScan, partition: FilePartition | Sequence[FileSpl
     task's whole table), each with ``scan.scan_output``'s columns, and at least one piece (an
     empty table when nothing is read). Pieces may disagree on whether a string column is
     dictionary-encoded. ``metrics`` count what each piece read."""
-    reading = _PartitionRead(scan, partition)
+    rel = scan.relation
+    metrics = metrics if metrics is not None else ScanMetrics()
+    splits = partition.splits if isinstance(partition, FilePartition) else tuple(partition)
+    data_cols, part_cols = _scan_columns(scan)
+    if scan.pushed_filters and rel.partition_columns:
+        all_parts = _all_partition_columns(rel)
+        kept = tuple(s for s in splits if partition_may_match(scan.pushed_filters, all_parts, s.file.partition_values))
+        metrics.files_pruned += len({s.file.path for s in splits} - {s.file.path for s in kept})
+        splits = kept
+    if rel.format == "parquet":
+        pieces = parquet_split_pieces(splits, data_cols, part_cols, scan.pushed_filters, dictionary_columns,
+                                      scan.pushed_filters if filter_rows else (), native_reader, metrics)
+    else:
+        table, m = read_csv_split(splits, data_cols, [(a.name, a.data_type) for a in rel.data_columns],
+                                  rel.options, part_cols, scan.pushed_filters)
+        metrics.add(m)
+        pieces = [table]
     any_piece = False
-    for piece in reading.pieces(dictionary_columns, filter_rows, native_reader, metrics or ScanMetrics()):
+    for piece in pieces:
         any_piece = True
-        yield reading.output(piece)
+        yield _in_output_order(scan, piece)
     if not any_piece:
-        yield reading.output(reading.combine([]))
+        yield _in_output_order(scan, combine_pieces([], data_cols, part_cols))
 
 
-class _PartitionRead:
-    """One task's ranges and the reader's view of ``scan.scan_output``: data and partition columns."""
-
-    def __init__(self, scan: FileScan, partition: FilePartition | Sequence[FileSplit]):
-        self.scan = scan
-        rel = scan.relation
-        self.splits = partition.splits if isinstance(partition, FilePartition) else tuple(partition)
-        data_ids = {a.expr_id for a in rel.data_columns}
-        part_index = {a.expr_id: i for i, a in enumerate(rel.partition_columns)}
-        self.data_cols, self.part_cols = [], []
-        for a in scan.scan_output:
-            if a.expr_id in part_index:
-                self.part_cols.append(PartitionColumn(a.name, a.data_type.to_arrow(), a.column_key,
-                                                      part_index[a.expr_id]))
-            elif a.expr_id in data_ids or _by_name(rel.data_columns, a.name) is not None:
-                self.data_cols.append(ScanColumn(a.name, a.data_type.to_arrow(), a.column_key))
-            else:
-                raise ValueError(f"{a} is not a column of the scanned relation")
-
-    def pieces(self, dictionary_columns: frozenset[str], filter_rows: bool, native_reader: bool,
-               metrics: ScanMetrics) -> Iterator[pa.Table]:
-        scan, rel, splits = self.scan, self.scan.relation, self.splits
-        if scan.pushed_filters and rel.partition_columns:
-            all_parts = _all_partition_columns(rel)
-            kept = tuple(s for s in splits if partition_may_match(scan.pushed_filters, all_parts, s.file.partition_values))
-            metrics.files_pruned += len({s.file.path for s in splits} - {s.file.path for s in kept})
-            splits = kept
-        if rel.format == "parquet":
-            yield from parquet_split_pieces(splits, self.data_cols, self.part_cols, scan.pushed_filters,
-                                            dictionary_columns, scan.pushed_filters if filter_rows else (),
-                                            native_reader, metrics)
+def _scan_columns(scan: FileScan) -> tuple[list[ScanColumn], list[PartitionColumn]]:
+    """The reader's view of ``scan.scan_output``: its data columns and its partition columns."""
+    rel = scan.relation
+    data_ids = {a.expr_id for a in rel.data_columns}
+    part_index = {a.expr_id: i for i, a in enumerate(rel.partition_columns)}
+    data_cols, part_cols = [], []
+    for a in scan.scan_output:
+        if a.expr_id in part_index:
+            part_cols.append(PartitionColumn(a.name, a.data_type.to_arrow(), a.column_key, part_index[a.expr_id]))
+        elif a.expr_id in data_ids or _by_name(rel.data_columns, a.name) is not None:
+            data_cols.append(ScanColumn(a.name, a.data_type.to_arrow(), a.column_key))
         else:
-            table, m = read_csv_split(splits, self.data_cols, [(a.name, a.data_type) for a in rel.data_columns],
-                                      rel.options, self.part_cols, scan.pushed_filters)
-            metrics.add(m)
-            yield table
+            raise ValueError(f"{a} is not a column of the scanned relation")
+    return data_cols, part_cols
 
-    def combine(self, pieces: list[pa.Table]) -> pa.Table:
-        if self.scan.relation.format == "parquet":
-            return combine_pieces(pieces, self.data_cols, self.part_cols)
-        return pieces[0]
 
-    def output(self, table: pa.Table) -> pa.Table:
-        """``table`` with ``scan.scan_output``'s columns in their order."""
-        return table.select([a.column_key for a in self.scan.scan_output]) if table.num_columns else table
+def _in_output_order(scan: FileScan, table: pa.Table) -> pa.Table:
+    """``table`` with ``scan.scan_output``'s columns in their order."""
+    return table.select([a.column_key for a in scan.scan_output]) if table.num_columns else table
 
 
 def _by_name(attrs: Sequence[AttributeReference], name: str) -> AttributeReference | None:

@@ -23,7 +23,7 @@ from engine.datasources.parquet import concat_pieces
 from engine.datasources.parquet_late import NATIVE_READER_ENABLED
 from engine.datasources.splits import FilePartition
 from engine.datasources.scan import ScanMetrics
-from engine.datasources.strategy import partition_pieces, plan_scan, read_partition, selected_files
+from engine.datasources.strategy import partition_pieces, plan_scan, selected_files
 from engine.execution.metrics import SQLMetric, metric
 from engine.execution.partitioning import UnknownPartitioning
 from engine.execution.spark_plan import SparkPlan, attrs_string
@@ -130,13 +130,7 @@ class FileSourceScanExec(SparkPlan):
         ``filter_rows`` (the caller applies the pushed filters again) rows they rule out may be
         left out; the metrics still count the rows of every row group read, as Spark's scan
         outputs them all to the Filter above it."""
-        started = time.perf_counter()
-        partition = self.file_partitions[index] if self.file_partitions else ()
-        table, scanned = read_partition(self.scan, partition, dictionary_columns, filter_rows and self.filters_rows,
-                                        self.native_reader)
-        rows = scanned.records_read if filter_rows and self.filters_rows else table.num_rows
-        self._report(ctx, scanned, rows, time.perf_counter() - started)
-        return table
+        return self.combine_pieces(list(self.execute_partition_pieces(index, ctx, dictionary_columns, filter_rows)))
 
     def execute_partition_pieces(self, index: int, ctx, dictionary_columns: frozenset[str] = frozenset(),
                                  filter_rows: bool = False) -> Iterator[pa.Table]:
@@ -156,16 +150,15 @@ class FileSourceScanExec(SparkPlan):
                 break
             rows += piece.num_rows
             yield piece
-        self._report(ctx, scanned, scanned.records_read if filtering else rows, reading)
+            del piece   # not held while the next piece is read
+        rows = scanned.records_read if filtering else rows
+        ctx.add(self.metrics["scanTime"], int(reading * 1000))
+        ctx.add(self.metrics["rowGroupsSkipped"], scanned.row_groups_skipped)
+        ctx.add(self.metrics["numOutputRows"], rows)
+        ctx.metrics.input_bytes_read += scanned.bytes_read
+        ctx.metrics.input_records_read += rows
 
     @staticmethod
     def combine_pieces(pieces: list[pa.Table]) -> pa.Table:
         """Pieces of ``execute_partition_pieces`` (at least one) as one table."""
         return concat_pieces(pieces)
-
-    def _report(self, ctx, scanned: ScanMetrics, rows: int, seconds: float) -> None:
-        ctx.add(self.metrics["scanTime"], int(seconds * 1000))
-        ctx.add(self.metrics["rowGroupsSkipped"], scanned.row_groups_skipped)
-        ctx.add(self.metrics["numOutputRows"], rows)
-        ctx.metrics.input_bytes_read += scanned.bytes_read
-        ctx.metrics.input_records_read += rows
